@@ -1,0 +1,459 @@
+"""The conversion config: one model per file, flat, typed and strict.
+
+A config names the source, its inputs and outputs, the opset, the tolerances and the output
+folder. It comes from a YAML file (``load_config``) or from command-line options given with
+a model path (``config_from_model_path``); both end in the same ``ModelConfig``.
+
+Rules a reader can rely on:
+
+- Unknown keys are errors that name the key and suggest the nearest valid one.
+- Relative paths resolve against the config file's folder (against the current folder for a
+  config built from the command line). The default ``output_dir`` is ``out/<name>`` under
+  the current folder.
+- Tensor names keep TensorFlow's ``node:index`` form (``"x:0"``).
+- An input with a ``value`` is *pinned*: the exporter replaces it by that constant before
+  export, so it is no model input any more and is never fed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from pipeline.errors import ConfigError
+
+DType = Literal["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]
+PinValue = bool | int | float | list[Any]
+
+MIN_OPSET = 14
+DEFAULT_OPSET = 17
+DEFAULT_TOLERANCE = 1.0e-5
+
+_TENSOR_NAME = re.compile(r"^[^:\s]+:\d+$")
+_CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def _check_tensor_name(name: str) -> str:
+    if not _TENSOR_NAME.match(name):
+        raise ValueError(
+            f"expected a tensor name like 'x:0' (node name, colon, output index), "
+            f"received {name!r}; add the output index, usually ':0'"
+        )
+    return name
+
+
+def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
+    if value is None:
+        return None
+    base_dir = Path((info.context or {}).get("base_dir", Path.cwd()))
+    return (base_dir / value.expanduser()).resolve()
+
+
+class Tolerance(BaseModel):
+    """Per-output tolerance override; a field left out keeps the config's global value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    atol: float | None = Field(default=None, ge=0)
+    rtol: float | None = Field(default=None, ge=0)
+
+
+class InputSpec(BaseModel):
+    """One graph input: its tensor name, shape and dtype, or a constant it is pinned to."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    shape: tuple[int, ...] | None = None
+    dtype: DType = "float32"
+    value: PinValue | None = None
+
+    @property
+    def is_pinned(self) -> bool:
+        return self.value is not None
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_tensor_name(cls, name: str) -> str:
+        return _check_tensor_name(name)
+
+    @field_validator("shape")
+    @classmethod
+    def _shape_is_concrete(cls, shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if shape is not None and any(dim < 0 for dim in shape):
+            raise ValueError(
+                f"expected non-negative dimensions, received {list(shape)}; "
+                "give every dimension a concrete size"
+            )
+        return shape
+
+    @model_validator(mode="after")
+    def _value_is_numeric_and_fits_shape(self) -> InputSpec:
+        if self.value is None:
+            return self
+        array = np.asarray(self.value)
+        if array.dtype == object or array.dtype.kind not in "biuf":
+            raise ValueError(
+                f"input {self.name!r}: expected a number, a bool or a nested list of them "
+                f"as its value, received {self.value!r}"
+            )
+        if self.shape is not None and array.shape != self.shape:
+            raise ValueError(
+                f"input {self.name!r}: its value has shape {list(array.shape)} but shape "
+                f"says {list(self.shape)}; drop `shape` or make them agree"
+            )
+        return self
+
+
+class ModelConfig(BaseModel):
+    """Everything one conversion needs to know; see the module docstring for the rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    source: Path
+    inputs: tuple[InputSpec, ...] = Field(min_length=1)
+    inputs_npz: Path | None = None
+    outputs: tuple[str, ...] = Field(min_length=1)
+    opset: int = Field(default=DEFAULT_OPSET, ge=MIN_OPSET)
+    atol: float = Field(default=DEFAULT_TOLERANCE, ge=0)
+    rtol: float = Field(default=DEFAULT_TOLERANCE, ge=0)
+    tolerances: dict[str, Tolerance] = Field(default_factory=dict)
+    output_dir: Path
+    seed: int = 0
+    timeout: float = Field(default=600.0, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        # name defaults to the source's stem, output_dir to out/<name> under the current folder
+        if not isinstance(data, Mapping):
+            return data
+        data = dict(data)
+        if data.get("name") is None and data.get("source") is not None:
+            data["name"] = Path(str(data["source"])).stem
+        if data.get("output_dir") is None and isinstance(data.get("name"), str):
+            data["output_dir"] = Path.cwd() / "out" / data["name"]
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, name: str) -> str:
+        if not name or "/" in name or "\\" in name or name in (".", ".."):
+            raise ValueError(f"expected a plain folder name, received {name!r}")
+        return name
+
+    @field_validator("source", "inputs_npz", "output_dir")
+    @classmethod
+    def _resolve_against_base_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve_path(value, info)
+
+    @field_validator("source", "inputs_npz")
+    @classmethod
+    def _file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file not found: {value}; check the path")
+        return value
+
+    @field_validator("outputs")
+    @classmethod
+    def _outputs_are_tensor_names(cls, outputs: tuple[str, ...]) -> tuple[str, ...]:
+        for name in outputs:
+            _check_tensor_name(name)
+        duplicates = sorted({name for name in outputs if outputs.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"outputs are listed twice: {duplicates}")
+        return outputs
+
+    @model_validator(mode="after")
+    def _inputs_and_tolerances_are_consistent(self) -> ModelConfig:
+        names = [spec.name for spec in self.inputs]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"inputs are listed twice: {duplicates}")
+        if self.inputs_npz is None:
+            shapeless = [s.name for s in self.inputs if not s.is_pinned and s.shape is None]
+            if shapeless:
+                raise ValueError(
+                    f"inputs {shapeless} have no shape and no inputs_npz gives their values; "
+                    "add `shape` to each, or set `inputs_npz`"
+                )
+        unknown = sorted(set(self.tolerances) - set(self.outputs))
+        if unknown:
+            raise ValueError(
+                f"tolerances name {unknown}, which are not outputs; outputs are "
+                f"{list(self.outputs)}"
+            )
+        return self
+
+    @property
+    def fed_inputs(self) -> tuple[InputSpec, ...]:
+        """The inputs the model is fed with, in config order (pinned ones left out)."""
+        return tuple(spec for spec in self.inputs if not spec.is_pinned)
+
+    @property
+    def pinned(self) -> dict[str, PinValue]:
+        """Pinned inputs: tensor name -> the constant the exporter folds in."""
+        return {spec.name: spec.value for spec in self.inputs if spec.value is not None}
+
+    def tolerance_for(self, output: str) -> tuple[float, float]:
+        """The ``(atol, rtol)`` that applies to ``output``."""
+        override = self.tolerances.get(output, Tolerance())
+        atol = self.atol if override.atol is None else override.atol
+        rtol = self.rtol if override.rtol is None else override.rtol
+        return atol, rtol
+
+
+# ---------------------------------------------------------------------------------------------
+# Building a config
+
+
+def is_config_path(path: Path) -> bool:
+    """Whether ``path`` names a YAML config rather than a model."""
+    return path.suffix.lower() in _CONFIG_SUFFIXES
+
+
+def load_config(
+    path: Path,
+    overrides: Mapping[str, Any] | None = None,
+    pins: Mapping[str, PinValue] | None = None,
+) -> ModelConfig:
+    """Read and validate a YAML config; ``overrides`` and ``pins`` win over the file.
+
+    ``overrides`` holds config keys (the command line's options); a given ``inputs`` replaces
+    the file's unpinned inputs and keeps its pinned ones. ``pins`` pins inputs by name.
+    Relative paths in the file resolve against its folder; paths in ``overrides`` should
+    already be absolute.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read config {path}: {error.strerror}") from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"config {path} is not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config {path}: expected a mapping of keys (name, source, inputs, ...) at the top, "
+            f"received {type(data).__name__}"
+        )
+    data = _apply_overrides(data, overrides or {}, pins or {})
+    return _validate(data, base_dir=path.resolve().parent, origin=f"config {path}")
+
+
+def config_from_model_path(
+    source: Path,
+    overrides: Mapping[str, Any],
+    pins: Mapping[str, PinValue] | None = None,
+) -> ModelConfig:
+    """Build the config for a model path from command-line values (config keys)."""
+    data = _apply_overrides({"source": str(source)}, overrides, pins or {})
+    return _validate(data, base_dir=Path.cwd(), origin=_COMMAND_LINE)
+
+
+def _apply_overrides(
+    data: dict[str, Any], overrides: Mapping[str, Any], pins: Mapping[str, PinValue]
+) -> dict[str, Any]:
+    merged = dict(data)
+    for key, value in overrides.items():
+        if key != "inputs":
+            merged[key] = value
+    inputs = merged.get("inputs") or []
+    if "inputs" in overrides:
+        pinned = [spec for spec in inputs if isinstance(spec, Mapping) and "value" in spec]
+        inputs = [*overrides["inputs"], *pinned]
+    if pins:
+        inputs = _pin_inputs(inputs, pins)
+    if inputs or "inputs" in merged:
+        merged["inputs"] = inputs
+    return merged
+
+
+def _pin_inputs(inputs: Sequence[Any], pins: Mapping[str, PinValue]) -> list[Any]:
+    pinned_inputs: list[Any] = []
+    for spec in inputs:
+        if isinstance(spec, Mapping) and spec.get("name") in pins:
+            spec = {**spec, "value": pins[spec["name"]]}
+            spec.pop("shape", None)
+        pinned_inputs.append(spec)
+    known = {spec.get("name") for spec in inputs if isinstance(spec, Mapping)}
+    pinned_inputs += [
+        {"name": name, "value": value} for name, value in pins.items() if name not in known
+    ]
+    return pinned_inputs
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation errors that name the key
+
+_COMMAND_LINE = "command line"
+
+
+def _validate(data: Mapping[str, Any], base_dir: Path, origin: str) -> ModelConfig:
+    try:
+        return ModelConfig.model_validate(data, context={"base_dir": base_dir})
+    except ValidationError as error:
+        details = _without_consequential_errors(error.errors())
+        problems = [_describe_error(detail, origin) for detail in details]
+        message = f"invalid {origin}:\n" + "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(message) from None
+
+
+def _describe_error(detail: Mapping[str, Any], origin: str) -> str:
+    loc = tuple(detail["loc"])
+    where = _format_location(loc, origin) or "config"
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key{_suggestion(loc)}"
+    if kind == "missing":
+        return f"{where}: required, but not given"
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    if kind.startswith("value_error"):
+        return f"{where}: {message}"
+    return f"{where}: {message}, received {detail.get('input')!r}"
+
+
+def _format_location(loc: tuple[Any, ...], origin: str) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif isinstance(part, str) and part.isidentifier():
+            text += f".{part}" if text else part
+        else:
+            text += f"[{part!r}]"
+    if origin == _COMMAND_LINE and loc and isinstance(loc[0], str):
+        option = "--inputs/--pin" if loc[0] == "inputs" else "--" + loc[0].replace("_", "-")
+        text = f"{text} ({option})"
+    return text
+
+
+def _without_consequential_errors(details: Sequence[Any]) -> list[Any]:
+    # A list whose items all failed also reports being too short; the item errors say why.
+    def has_deeper_error(loc: tuple[Any, ...]) -> bool:
+        return any(
+            tuple(other["loc"])[: len(loc)] == loc and len(other["loc"]) > len(loc)
+            for other in details
+        )
+
+    return [d for d in details if not (d["type"] == "too_short" and has_deeper_error(d["loc"]))]
+
+
+def _suggestion(loc: tuple[Any, ...]) -> str:
+    valid = sorted(_model_at(loc[:-1]).model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{hint} Valid keys here: {', '.join(valid)}"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The model class that owns the keys at ``loc`` (list indices and dict keys skipped)."""
+    model: type[BaseModel] = ModelConfig
+    for part in loc:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        if field is not None:
+            model = _nested_model(field.annotation) or model
+    return model
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is not None:
+        for argument in typing.get_args(annotation):
+            nested = _nested_model(argument)
+            if nested is not None:
+                return nested
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Command-line values in tf2onnx's conventions
+
+
+def parse_input_specs(text: str) -> list[dict[str, Any]]:
+    """Parse ``--inputs``: ``"x:0[50,1,64],h0:0[1,100]"`` -> ``[{"name", "shape"}, ...]``.
+
+    Entries are split on commas outside brackets; an entry without brackets has no shape
+    (its values must then come from ``--inputs-npz``).
+    """
+    specs: list[dict[str, Any]] = []
+    for entry in _split_outside_brackets(text, "--inputs"):
+        match = re.fullmatch(r"([^\[\]]+?)(?:\[([^\[\]]*)\])?", entry)
+        if match is None:
+            raise ConfigError(f"--inputs: expected NAME:0 or NAME:0[d0,d1,...], received {entry!r}")
+        name, dims = match.groups()
+        spec: dict[str, Any] = {"name": name.strip()}
+        if dims is not None:
+            spec["shape"] = _parse_dims(dims, entry)
+        specs.append(spec)
+    return specs
+
+
+def parse_outputs(text: str) -> list[str]:
+    """Parse ``--outputs``: ``"h:0,cs:0"`` -> ``["h:0", "cs:0"]``."""
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def parse_pin(text: str) -> tuple[str, PinValue]:
+    """Parse one ``--pin NAME:0=VALUE``; VALUE is a YAML scalar or list (``1.0``, ``[1, 2]``)."""
+    name, separator, value_text = text.partition("=")
+    if not separator or not name.strip() or not value_text.strip():
+        raise ConfigError(f"--pin: expected NAME:0=VALUE (e.g. keep_prob:0=1.0), received {text!r}")
+    try:
+        value = yaml.safe_load(value_text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--pin {text!r}: cannot read the value: {error}") from error
+    if not isinstance(value, bool | int | float | list):
+        raise ConfigError(
+            f"--pin {text!r}: expected a number, a bool or a list as the value, received {value!r}"
+        )
+    return name.strip(), value
+
+
+def _split_outside_brackets(text: str, option: str) -> list[str]:
+    entries: list[str] = []
+    depth = 0
+    current = ""
+    for char in text:
+        depth += {"[": 1, "]": -1}.get(char, 0)
+        if depth not in (0, 1):
+            raise ConfigError(f"{option}: unbalanced or nested brackets in {text!r}")
+        if char == "," and depth == 0:
+            entries.append(current.strip())
+            current = ""
+        else:
+            current += char
+    if depth != 0:
+        raise ConfigError(f"{option}: unbalanced brackets in {text!r}")
+    entries.append(current.strip())
+    return [entry for entry in entries if entry]
+
+
+def _parse_dims(dims: str, entry: str) -> list[int]:
+    try:
+        return [int(dim) for dim in dims.split(",") if dim.strip()]
+    except ValueError as error:
+        raise ConfigError(
+            f"--inputs: expected integer dimensions in {entry!r} (like x:0[50,1,64]); "
+            "give unknown sizes such as ? a concrete value"
+        ) from error

@@ -1,0 +1,1 @@
+"""The framework-free core: gate orders, weight mappings and NumPy reference cells."""

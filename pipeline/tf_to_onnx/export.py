@@ -1,0 +1,76 @@
+"""Drive tf2onnx on a frozen GraphDef, and fail loudly where it would fail quietly.
+
+tf2onnx logs "not supported" for ops it cannot convert, or for handlers that raised, then
+still returns a model that holds the TensorFlow op. Here the conversion fails instead, with
+one message that lists every such node, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import onnx
+import tf2onnx
+
+from pipeline.errors import NoExactConversionError, UnsupportedOpsError
+from pipeline.tf_to_onnx.handlers import custom_op_handlers
+from pipeline.tf_to_onnx.records import ExportLog, RecurrentNodeRecord
+
+logger = logging.getLogger(__name__)
+
+MIN_OPSET = 14
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    model: onnx.ModelProto
+    recurrent_nodes: list[RecurrentNodeRecord]
+
+
+def export_graph_def(
+    graph_def,  # tf.compat.v1.GraphDef
+    input_names: list[str],
+    output_names: list[str],
+    opset: int,
+    input_shapes: dict[str, list[int]] | None = None,
+) -> ExportResult:
+    """Convert ``graph_def`` to ONNX with our recurrent handlers registered."""
+    if opset < MIN_OPSET:
+        raise NoExactConversionError(
+            f"opset {opset} is below {MIN_OPSET}, the first with LSTM 'layout'; use --opset 14+"
+        )
+    log = ExportLog()
+    model, _ = tf2onnx.convert.from_graph_def(
+        graph_def,
+        input_names=input_names,
+        output_names=output_names,
+        opset=opset,
+        custom_op_handlers=custom_op_handlers(log),
+        shape_override=input_shapes or None,
+    )
+    if log.refusals:
+        raise NoExactConversionError("\n".join(log.refusals))
+    unconverted = sorted(set(_unconverted_nodes(model.graph)))
+    if unconverted:
+        listing = ", ".join(f"{op} (node {name!r})" for op, name in unconverted)
+        raise UnsupportedOpsError(
+            f"tf2onnx could not convert {len(unconverted)} node(s): {listing}. No ONNX file was "
+            "written. If an op only serves training (dropout fed by keep_prob), pin its input "
+            "to a constant with --pin NAME:0=VALUE or an input's 'value:' in the config."
+        )
+    logger.info("exported %d ONNX nodes at opset %d", len(model.graph.node), opset)
+    return ExportResult(model=model, recurrent_nodes=list(log.nodes))
+
+
+def _unconverted_nodes(graph: onnx.GraphProto) -> Iterator[tuple[str, str]]:
+    """Nodes whose op is no registered ONNX operator: TF ops tf2onnx left in place."""
+    for node in graph.node:
+        if not onnx.defs.has(node.op_type, node.domain or onnx.defs.ONNX_DOMAIN):
+            yield node.op_type, node.name
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _unconverted_nodes(attribute.g)
+            for subgraph in attribute.graphs:
+                yield from _unconverted_nodes(subgraph)
