@@ -14,6 +14,7 @@ import tensorflow as tf
 import tf2onnx
 
 from pipeline.sources.frozen_graph import load_graph_def, pin_inputs, run_graph
+from pipeline.sources.training_ops import fold_constant_floors
 from pipeline.tf_to_onnx.export import export_graph_def
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ def export_and_reference(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     graph_def = pin_inputs(load_graph_def(source), pinned)
+    if pinned:
+        graph_def = fold_constant_floors(graph_def)
     timings["load"] = time.perf_counter() - start
 
     start = time.perf_counter()
