@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import onnx
@@ -42,14 +43,15 @@ def export_graph_def(
             f"opset {opset} is below {MIN_OPSET}, the first with LSTM 'layout'; use --opset 14+"
         )
     log = ExportLog()
-    model, _ = tf2onnx.convert.from_graph_def(
-        graph_def,
-        input_names=input_names,
-        output_names=output_names,
-        opset=opset,
-        custom_op_handlers=custom_op_handlers(log),
-        shape_override=input_shapes or None,
-    )
+    with _tf2onnx_errors_reported_by_us():
+        model, _ = tf2onnx.convert.from_graph_def(
+            graph_def,
+            input_names=input_names,
+            output_names=output_names,
+            opset=opset,
+            custom_op_handlers=custom_op_handlers(log),
+            shape_override=input_shapes or None,
+        )
     if log.refusals:
         raise NoExactConversionError("\n".join(log.refusals))
     unconverted = sorted(set(_unconverted_nodes(model.graph)))
@@ -74,3 +76,16 @@ def _unconverted_nodes(graph: onnx.GraphProto) -> Iterator[tuple[str, str]]:
                 yield from _unconverted_nodes(attribute.g)
             for subgraph in attribute.graphs:
                 yield from _unconverted_nodes(subgraph)
+
+
+@contextmanager
+def _tf2onnx_errors_reported_by_us() -> Iterator[None]:
+    """tf2onnx logs at ERROR what this module raises anyway; keep those logs at DEBUG."""
+    tf2onnx_logger = logging.getLogger("tf2onnx")
+    level = tf2onnx_logger.level
+    if not logger.isEnabledFor(logging.DEBUG):
+        tf2onnx_logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        tf2onnx_logger.setLevel(level)
