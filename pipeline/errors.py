@@ -33,3 +33,19 @@ class WorkerCrashedError(ConversionError):
 
 class StageTimeoutError(ConversionError):
     """A stage ran past its time limit and its worker was stopped."""
+
+
+class TorchImportError(ConversionError):
+    """onnx2torch could not import the model, or the imported module failed to run or export."""
+
+
+class StageFailedError(ConversionError):
+    """A stage raised an unexpected error in its worker; the worker's traceback comes along."""
+
+    def __init__(self, message: str, remote_traceback: str = "") -> None:
+        super().__init__(message, remote_traceback)
+        self.message = message
+        self.remote_traceback = remote_traceback
+
+    def __str__(self) -> str:
+        return self.message

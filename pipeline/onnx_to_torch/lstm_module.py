@@ -26,11 +26,15 @@ lengths are computed one of four ways, all exact:
 
 from __future__ import annotations
 
+import logging
+
 import torch
 from onnx2torch.utils.common import OnnxToTorchModule
 from torch import nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+logger = logging.getLogger(__name__)
 
 LstmResult = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -44,12 +48,14 @@ class OnnxLstm(nn.Module, OnnxToTorchModule):
         node_name: str,
         num_outputs: int,
         constant_lengths: list[int] | None = None,
+        dynamic_lengths: bool = False,
     ) -> None:
         super().__init__()
         self.lstm = lstm
         self.node_name = node_name
         self.num_outputs = num_outputs
         self.constant_lengths = constant_lengths
+        self.dynamic_lengths = dynamic_lengths
         self._groups: list[tuple[int, str]] = []
         if constant_lengths is not None:
             self._register_groups(constant_lengths)
@@ -72,7 +78,7 @@ class OnnxLstm(nn.Module, OnnxToTorchModule):
             else:
                 y, h, c = self._run_packed(X, sequence_lens, h0, c0)
             y, h, c = _zero_empty_entries((y, h, c), sequence_lens)
-        elif self.constant_lengths is not None and self._needs_grouping(steps):
+        elif self.constant_lengths is not None and self._needs_grouping(steps, batch):
             y, h, c = self._run_grouped(X, h0, c0)
         else:
             y, (h, c) = self.lstm(X, (h0, c0))
@@ -87,10 +93,12 @@ class OnnxLstm(nn.Module, OnnxToTorchModule):
 
     def describe(self) -> dict[str, object]:
         """What this node became, for the stage's record."""
-        if self.constant_lengths is None:
-            lengths = "absent or dynamic"
+        if self.dynamic_lengths:
+            lengths = "dynamic: packed when eager, unrolled under torch.export"
+        elif self.constant_lengths is not None:
+            lengths = f"constant {self.constant_lengths}: grouped by length"
         else:
-            lengths = f"constant {self.constant_lengths}"
+            lengths = "absent"
         return {
             "module": "torch.nn.LSTM",
             "direction": "bidirectional" if self.lstm.bidirectional else "forward",
@@ -111,12 +119,13 @@ class OnnxLstm(nn.Module, OnnxToTorchModule):
         restore[torch.tensor(order)] = torch.arange(len(order))
         self.register_buffer("_restore", restore, persistent=False)
 
-    def _needs_grouping(self, steps: int) -> bool:
+    def _needs_grouping(self, steps: int, batch: int) -> bool:
         lengths = self.constant_lengths or []
-        if any(length > steps for length in lengths):
+        if len(lengths) != batch or any(not 0 <= length <= steps for length in lengths):
             raise ValueError(
-                f"LSTM node {self.node_name!r}: sequence_lens {lengths} exceeds the "
-                f"{steps} steps of X; every length must be at most the sequence length"
+                f"LSTM node {self.node_name!r}: constant sequence_lens {lengths} does not fit "
+                f"X with {steps} steps and batch {batch}; expected {batch} lengths in "
+                f"[0, {steps}]"
             )
         return any(length != steps for length in lengths)
 
@@ -155,11 +164,18 @@ class OnnxLstm(nn.Module, OnnxToTorchModule):
     def _run_unrolled(
         self, X: torch.Tensor, lengths: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor
     ) -> LstmResult:
+        logger.warning(
+            "LSTM node %r: torch.export cannot trace packed sequences, so its %d steps are "
+            "unrolled with a mask for the dynamic sequence_lens",
+            self.node_name,
+            X.shape[0],
+        )
         ys, hs, cs = [], [], []
         for direction in range(self.num_directions):
             suffix = "_reverse" if direction else ""
             weights = [getattr(self.lstm, f"{kind}_l0{suffix}") for kind in _WEIGHT_KINDS]
-            y, h, c = _masked_recurrence(X, lengths, h0[direction], c0[direction], *weights, direction)
+            state = (h0[direction], c0[direction])
+            y, h, c = _masked_recurrence(X, lengths, state, weights, reverse=direction == 1)
             ys.append(y)
             hs.append(h)
             cs.append(c)
@@ -172,15 +188,16 @@ _WEIGHT_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 def _masked_recurrence(
     X: torch.Tensor,
     lengths: torch.Tensor,
-    h: torch.Tensor,
-    c: torch.Tensor,
-    weight_ih: torch.Tensor,
-    weight_hh: torch.Tensor,
-    bias_ih: torch.Tensor,
-    bias_hh: torch.Tensor,
-    reverse: int,
+    state: tuple[torch.Tensor, torch.Tensor],
+    weights: list[torch.Tensor],
+    reverse: bool,
 ) -> LstmResult:
-    """One direction of ``nn.LSTM``'s step, ``i, f, g, o`` blocks, run while ``t < len``."""
+    """One direction of ``nn.LSTM``'s step (blocks ``i, f, g, o``), run while ``t < len``.
+
+    ``weights`` are ``weight_ih, weight_hh, bias_ih, bias_hh`` of that direction.
+    """
+    weight_ih, weight_hh, bias_ih, bias_hh = weights
+    h, c = state
     steps = X.shape[0]
     input_gates = F.linear(X, weight_ih, bias_ih)
     outputs: list[torch.Tensor] = [X] * steps

@@ -1,0 +1,73 @@
+"""The one place where our onnx2torch converters are registered.
+
+``register_converters()`` adds them to onnx2torch's registry through its public
+``add_converter`` decorator, keyed by (domain, op, since-version); it is called by
+``pipeline.onnx_to_torch.importer.import_onnx`` and by nothing at import time. Calling it
+again does nothing; a converter that someone else registered for the same key is an error.
+
+- ``LSTM`` 7, 14, 22: ``pipeline.onnx_to_torch.lstm.convert_lstm``.
+- ``Constant`` 19, 21, 23, 24: onnx2torch 1.5.15 registers ``Constant`` only up to version
+  13, so a model at opset 19 or later that holds its weights in ``Constant`` nodes would not
+  import. Those versions only add element types; onnx2torch's own ``OnnxConstant`` module
+  serves them. A version onnx2torch already covers is left to it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from onnx2torch.node_converters.constant import OnnxConstant
+from onnx2torch.node_converters.registry import add_converter, get_converter
+from onnx2torch.onnx_graph import OnnxGraph
+from onnx2torch.onnx_node import OnnxNode
+from onnx2torch.utils.common import OperationConverterResult, onnx_mapping_from_node
+
+from pipeline.errors import ConversionError
+from pipeline.onnx_to_torch.lstm import convert_lstm
+
+logger = logging.getLogger(__name__)
+
+LSTM_VERSIONS = (7, 14, 22)
+CONSTANT_VERSIONS = (19, 21, 23, 24)
+
+_registered = False
+
+
+def register_converters() -> None:
+    """Register our converters with onnx2torch, once per process."""
+    global _registered
+    if _registered:
+        return
+    for version in LSTM_VERSIONS:
+        add_converter(operation_type="LSTM", version=version)(convert_lstm)
+    for version in CONSTANT_VERSIONS:
+        if not _is_registered("Constant", version):
+            add_converter(operation_type="Constant", version=version)(convert_constant)
+    _registered = True
+    logger.debug("registered LSTM %s and Constant %s", LSTM_VERSIONS, CONSTANT_VERSIONS)
+
+
+def convert_constant(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:
+    """A ``Constant`` holding a tensor (``value``) or a number or list of numbers."""
+    attribute, value = next(iter(node.attributes.items()))
+    if attribute == "value":
+        value = value.to_torch()
+    elif attribute in ("value_float", "value_floats", "value_int", "value_ints"):
+        value = torch.tensor(value)
+    else:
+        raise ConversionError(
+            f"Constant node {node.name!r}: attribute {attribute!r} is not supported; "
+            "use value, value_float(s) or value_int(s)"
+        )
+    return OperationConverterResult(
+        torch_module=OnnxConstant(value), onnx_mapping=onnx_mapping_from_node(node)
+    )
+
+
+def _is_registered(operation_type: str, version: int) -> bool:
+    try:
+        get_converter(operation_type=operation_type, version=version)
+    except NotImplementedError:
+        return False
+    return True
