@@ -278,6 +278,8 @@ def _apply_overrides(
         if key != "inputs":
             merged[key] = value
     inputs = merged.get("inputs") or []
+    if not isinstance(inputs, list):
+        return merged  # validation reports the malformed inputs
     if "inputs" in overrides:
         pinned = [spec for spec in inputs if isinstance(spec, Mapping) and "value" in spec]
         inputs = [*overrides["inputs"], *pinned]

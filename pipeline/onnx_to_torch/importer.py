@@ -25,6 +25,7 @@ from torch import fx
 
 from pipeline.errors import TorchImportError
 from pipeline.onnx_to_torch.registry import register_converters
+from pipeline.onnx_to_torch.static_inputs import make_inputs_static
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def import_onnx(model: onnx.ModelProto | str | Path) -> fx.GraphModule:
     register_converters()
     if not isinstance(model, onnx.ModelProto):
         model = onnx.load(str(model))
-    model = _name_omitted_outputs(model)
+    model = make_inputs_static(_name_omitted_outputs(model))
     try:
         module = onnx2torch.convert(model)
     except NotImplementedError as error:

@@ -10,6 +10,7 @@ again does nothing; a converter that someone else registered for the same key is
   13, so a model at opset 19 or later that holds its weights in ``Constant`` nodes would not
   import. Those versions only add element types; onnx2torch's own ``OnnxConstant`` module
   serves them. A version onnx2torch already covers is left to it.
+- ``Squeeze`` and ``Slice`` of our private domain: ``pipeline.onnx_to_torch.static_inputs``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from onnx2torch.utils.common import OperationConverterResult, onnx_mapping_from_
 
 from pipeline.errors import ConversionError
 from pipeline.onnx_to_torch.lstm import convert_lstm
+from pipeline.onnx_to_torch import static_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ def register_converters() -> None:
     for version in CONSTANT_VERSIONS:
         if not _is_registered("Constant", version):
             add_converter(operation_type="Constant", version=version)(convert_constant)
+    for operation_type, converter in static_inputs.CONVERTERS.items():
+        add_converter(operation_type, version=1, domain=static_inputs.STATIC_DOMAIN)(converter)
     _registered = True
     logger.debug("registered LSTM %s and Constant %s", LSTM_VERSIONS, CONSTANT_VERSIONS)
 

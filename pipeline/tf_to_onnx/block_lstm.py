@@ -15,8 +15,9 @@ with every output ``[T, B, H]``. It becomes::
 - ``h = squeeze(Y, 1)``. With ``seq_len_max = K < T``, ``sequence_lens = [K] * B`` makes
   ``Y`` zero from step K on, as TF's ``h``;
 - ``cs`` may be read only at its last step, which equals ``Y_c`` when ``K == T`` and is zero
-  when ``K < T`` (TF does not compute those steps). Each consumer of ``cs`` is checked to
-  read step ``T - 1`` alone, and is fed ``Y_c`` broadcast over the time axis.
+  when ``K < T`` (TF does not compute those steps). Each consumer of ``cs`` is checked to be
+  a ``StridedSlice`` reading step ``T - 1`` alone; it is fed ``Y_c`` as a one-step sequence
+  ``[1, B, H]`` and set to read its step ``-1``.
 
 Everything else has no exact single-node form and is refused with the node's name:
 ``cell_clip > 0`` (ONNX ``clip`` bounds gate inputs, not the cell state) and any read of
@@ -102,10 +103,7 @@ def _convert(ctx: Graph, node: Node, op: str) -> RecurrentNodeRecord:
         cs_last = _make(ctx, "Squeeze", [Y_c, _int64(ctx, node, [0])])
         if not full_length:
             cs_last = _zero_unless_full_length(ctx, node, cs_last, steps)
-        cs_every_step = _make(
-            ctx, "Expand", [_unsqueeze(ctx, node, cs_last), _make(ctx, "Shape", [h])]
-        )
-        _replace_output(ctx, node.output[1], cs_every_step)
+        _feed_last_step_readers(ctx, node, _unsqueeze(ctx, node, cs_last))
 
     reason = (
         "cell_clip off; gates unread; cs read at its last step only"
@@ -208,6 +206,22 @@ def _reads_last_step_only(consumer: Node, steps: int | None) -> bool:
         and not masks["ellipsis_mask"]
         and not masks["new_axis_mask"] & 1
     )
+
+
+def _feed_last_step_readers(ctx: Graph, node: Node, cs_last_step: str) -> None:
+    """Point each ``cs[-1]`` reader at the one-step sequence ``cs_last_step`` [1, B, H]."""
+    for consumer in _consumers(ctx, node, "cs"):
+        begin, end = (_const_value(consumer.inputs[k]).copy() for k in (1, 2))
+        begin[0], end[0] = -1, 0
+        ctx.replace_inputs(
+            consumer,
+            [
+                cs_last_step,
+                ctx.make_const(utils.make_name(f"{consumer.name}/begin"), begin).output[0],
+                ctx.make_const(utils.make_name(f"{consumer.name}/end"), end).output[0],
+                consumer.input[3],
+            ],
+        )
 
 
 def _consumers(ctx: Graph, node: Node, output: str) -> list[Node]:

@@ -1,0 +1,119 @@
+"""The input arrays every framework is fed: made from the config, or read from an ``.npz``.
+
+Random inputs are drawn from one ``numpy.random.default_rng(seed)`` in config order:
+
+- floats: uniform in ``[-1, 1)``;
+- integers: uniform in ``[0, 10)``; pin or give an ``.npz`` for index or length inputs
+  whose valid range is narrower;
+- bools: true or false with equal odds.
+
+Pinned inputs are constants folded into the graph, so they are never part of the arrays.
+Arrays cross process boundaries as ``.npz`` files keyed by tensor name (``"x:0"``).
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.config import InputSpec, ModelConfig
+from pipeline.errors import ConfigError, ConversionError
+
+logger = logging.getLogger(__name__)
+
+_INT_HIGH = 10
+
+
+def make_inputs(config: ModelConfig) -> dict[str, np.ndarray]:
+    """The arrays to feed, keyed by tensor name: from ``config.inputs_npz`` or seeded random."""
+    if config.inputs_npz is not None:
+        return load_inputs_npz(config.inputs_npz, config.fed_inputs)
+    return random_inputs(config.fed_inputs, config.seed)
+
+
+def random_inputs(specs: Sequence[InputSpec], seed: int) -> dict[str, np.ndarray]:
+    """Seeded random arrays for ``specs``; every spec needs a shape."""
+    rng = np.random.default_rng(seed)
+    arrays: dict[str, np.ndarray] = {}
+    for spec in specs:
+        if spec.shape is None:
+            raise ConfigError(
+                f"input {spec.name!r} has no shape, so no random values can be made for it; "
+                "give its shape, or its values through inputs_npz"
+            )
+        arrays[spec.name] = _random_array(rng, spec.shape, np.dtype(spec.dtype))
+    return arrays
+
+
+def _random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    if dtype.kind == "f":
+        return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
+    if dtype.kind in "iu":
+        return rng.integers(0, _INT_HIGH, size=shape).astype(dtype)
+    if dtype.kind == "b":
+        return rng.random(size=shape) < 0.5
+    raise ConfigError(f"cannot make random values of dtype {dtype}; give them through inputs_npz")
+
+
+def load_inputs_npz(path: Path, specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
+    """Read the arrays for ``specs`` from ``path`` and check their shapes and dtypes.
+
+    A key may be the tensor name (``"x:0"``) or the bare node name (``"x"``). Keys that no
+    spec asks for are ignored (such files often hold expected outputs too).
+    """
+    stored = load_npz(path)
+    arrays: dict[str, np.ndarray] = {}
+    problems: list[str] = []
+    for spec in specs:
+        key = _find_key(stored, spec.name)
+        if key is None:
+            problems.append(f"no array for input {spec.name!r}")
+            continue
+        array = stored[key]
+        if spec.shape is not None and array.shape != spec.shape:
+            problems.append(
+                f"{key!r} has shape {list(array.shape)}, the config says {list(spec.shape)}"
+            )
+            continue
+        if not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
+            problems.append(f"{key!r} has dtype {array.dtype}, which does not cast to {spec.dtype}")
+            continue
+        arrays[spec.name] = array.astype(spec.dtype, copy=False)
+    if problems:
+        raise ConfigError(
+            f"inputs_npz {path} does not fit the inputs: {'; '.join(problems)}. "
+            f"It holds {sorted(stored)}; fix the file or the config's inputs"
+        )
+    ignored = sorted(set(stored) - {_find_key(stored, spec.name) for spec in specs})
+    if ignored:
+        logger.debug("inputs_npz %s: ignoring arrays %s", path, ignored)
+    return arrays
+
+
+def _find_key(stored: Mapping[str, np.ndarray], tensor_name: str) -> str | None:
+    node_name = tensor_name.rsplit(":", 1)[0]
+    if tensor_name in stored:
+        return tensor_name
+    if tensor_name.endswith(":0") and node_name in stored:
+        return node_name
+    return None
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, loaded into memory; a clear error if it is unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {key: stored[key] for key in stored.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise ConversionError(f"cannot read {path} as an .npz of arrays: {error}") from error
+
+
+def save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write ``arrays`` to ``path`` uncompressed, keyed by tensor name."""
+    with open(path, "wb") as file:
+        np.savez(file, **arrays)
+    return path

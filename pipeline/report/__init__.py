@@ -1,0 +1,1 @@
+"""Reports built from the stage records: ``report.json`` (``json_report``)."""

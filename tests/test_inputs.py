@@ -1,0 +1,52 @@
+"""Input arrays: seeded random values, and .npz files checked against the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.config import InputSpec
+from pipeline.errors import ConfigError
+from pipeline.inputs import load_inputs_npz, load_npz, random_inputs, save_npz
+
+
+def test_random_inputs_are_reproducible_and_in_range() -> None:
+    specs = [
+        InputSpec(name="x:0", shape=(50, 1, 64)),
+        InputSpec(name="len:0", shape=(), dtype="int64"),
+        InputSpec(name="mask:0", shape=(4,), dtype="bool"),
+    ]
+    first, second = random_inputs(specs, seed=3), random_inputs(specs, seed=3)
+    assert all(np.array_equal(first[name], second[name]) for name in first)
+    assert first["x:0"].dtype == np.float32 and first["x:0"].shape == (50, 1, 64)
+    assert -1.0 <= first["x:0"].min() and first["x:0"].max() < 1.0
+    assert first["len:0"].dtype == np.int64 and 0 <= first["len:0"] < 10
+    assert first["mask:0"].dtype == np.bool_
+    assert not np.array_equal(random_inputs(specs, seed=4)["x:0"], first["x:0"])
+
+
+def test_an_npz_is_read_by_tensor_name_or_node_name(tmp_path: Path) -> None:
+    path = save_npz(tmp_path / "in.npz", {"X": np.ones((1, 4)), "output": np.zeros(2)})
+    arrays = load_inputs_npz(path, [InputSpec(name="X:0", shape=(1, 4))])
+    assert list(arrays) == ["X:0"]
+    assert arrays["X:0"].dtype == np.float32
+
+
+def test_an_npz_missing_an_input_names_it_and_lists_what_it_holds(tmp_path: Path) -> None:
+    path = save_npz(tmp_path / "in.npz", {"y:0": np.ones(2)})
+    with pytest.raises(ConfigError, match=r"no array for input 'x:0'.*holds \['y:0'\]"):
+        load_inputs_npz(path, [InputSpec(name="x:0")])
+
+
+def test_an_npz_array_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    path = save_npz(tmp_path / "in.npz", {"x:0": np.ones((2, 3))})
+    with pytest.raises(ConfigError, match=r"'x:0' has shape \[2, 3\], the config says \[3, 2\]"):
+        load_inputs_npz(path, [InputSpec(name="x:0", shape=(3, 2))])
+
+
+def test_tensor_names_with_scopes_survive_an_npz_round_trip(tmp_path: Path) -> None:
+    arrays = {"rnn/cell/x:0": np.arange(3.0)}
+    loaded = load_npz(save_npz(tmp_path / "a.npz", arrays))
+    assert list(loaded) == ["rnn/cell/x:0"]
