@@ -11,6 +11,7 @@ op         constant inputs -> attributes        module
 =========  ===================================  ==============================
 Squeeze    axes                                  ``OnnxSqueezeStaticAxes``
 Slice      starts, ends, axes (steps all 1)      ``StaticSlice``
+Reshape    shape                                 ``StaticReshape``
 =========  ===================================  ==============================
 
 Only the copy handed to onnx2torch changes; the published ``model.onnx`` does not.
@@ -33,6 +34,7 @@ STATIC_DOMAIN = "pipeline_static"  # onnx2torch puts the domain in module names:
 STATIC_INPUTS: dict[str, tuple[str, ...]] = {
     "Squeeze": ("axes",),
     "Slice": ("starts", "ends", "axes", "steps"),
+    "Reshape": ("shape",),
 }
 
 
@@ -90,7 +92,33 @@ class StaticSlice(torch.nn.Module):
         return x[tuple(index)]
 
 
-CONVERTERS = {"Squeeze": convert_static_squeeze, "Slice": convert_static_slice}
+def convert_static_reshape(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:
+    """``Reshape`` of ``STATIC_DOMAIN``: the target shape is an attribute."""
+    attributes = node.attributes
+    return _result(node, StaticReshape(list(attributes["shape"]), attributes.get("allowzero", 0)))
+
+
+class StaticReshape(torch.nn.Module):
+    """ONNX ``Reshape`` to a constant shape: ``0`` copies the input's dim unless ``allowzero``."""
+
+    def __init__(self, shape: list[int], allowzero: int) -> None:
+        super().__init__()
+        self.shape = shape
+        self.allowzero = allowzero
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = [
+            x.shape[axis] if size == 0 and not self.allowzero else size
+            for axis, size in enumerate(self.shape)
+        ]
+        return x.reshape(shape)
+
+
+CONVERTERS = {
+    "Squeeze": convert_static_squeeze,
+    "Slice": convert_static_slice,
+    "Reshape": convert_static_reshape,
+}
 
 
 def _result(node: OnnxNode, module) -> OperationConverterResult:

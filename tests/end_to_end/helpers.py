@@ -1,0 +1,47 @@
+"""Build a BlockLSTM graph in the TF worker and convert it three ways."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import ModelConfig, config_from_model_path
+from pipeline.convert import ConversionResult, convert_model
+from pipeline.isolation import Workers
+from pipeline.sources.example import BlockLstmSpec
+
+ATOL = 1e-5
+
+
+def write_graph(workers: Workers, spec: BlockLstmSpec, folder: Path) -> Path:
+    path = workers.run_tf(
+        "pipeline.sources.example:write_block_lstm_graph", spec, str(folder / "graph.pb"),
+        timeout=120, model="graph builder",
+    )  # fmt: skip
+    return Path(path)
+
+
+def block_lstm_config(source: Path, spec: BlockLstmSpec, output_dir: Path) -> ModelConfig:
+    shapes = spec.input_shapes()
+    return config_from_model_path(
+        source,
+        {
+            "inputs": [{"name": name, "shape": shapes[name]} for name in spec.input_names],
+            "outputs": spec.output_names,
+            "output_dir": output_dir,
+            "atol": ATOL,
+            "rtol": 0.0,
+        },
+    )
+
+
+def convert_block_lstm(workers: Workers, spec: BlockLstmSpec, folder: Path) -> ConversionResult:
+    source = write_graph(workers, spec, folder)
+    return convert_model(block_lstm_config(source, spec, folder / "out"), workers)
+
+
+def describe_errors(result: ConversionResult) -> str:
+    """Every output x pair with its max abs error, for an assertion message."""
+    return "\n".join(
+        f"{row.output} {row.reference} vs {row.candidate}: max abs {row.max_abs_error}"
+        for row in result.comparison.rows
+    )
