@@ -12,6 +12,8 @@ op         constant inputs -> attributes        module
 Squeeze    axes                                  ``OnnxSqueezeStaticAxes``
 Slice      starts, ends, axes (steps all 1)      ``StaticSlice``
 Reshape    shape                                 ``StaticReshape``
+Tile       repeats                               ``StaticTile``
+Expand     shape                                 ``StaticExpand``
 =========  ===================================  ==============================
 
 Only the copy handed to onnx2torch changes; the published ``model.onnx`` does not.
@@ -35,6 +37,8 @@ STATIC_INPUTS: dict[str, tuple[str, ...]] = {
     "Squeeze": ("axes",),
     "Slice": ("starts", "ends", "axes", "steps"),
     "Reshape": ("shape",),
+    "Tile": ("repeats",),
+    "Expand": ("shape",),
 }
 
 
@@ -114,7 +118,41 @@ class StaticReshape(torch.nn.Module):
         return x.reshape(shape)
 
 
+def convert_static_tile(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:
+    """``Tile`` of ``STATIC_DOMAIN``: the repeats are an attribute."""
+    return _result(node, StaticTile(list(node.attributes["repeats"])))
+
+
+class StaticTile(torch.nn.Module):
+    """ONNX ``Tile`` with constant repeats, one per axis."""
+
+    def __init__(self, repeats: list[int]) -> None:
+        super().__init__()
+        self.repeats = repeats
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.repeat(self.repeats)
+
+
+def convert_static_expand(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:
+    """``Expand`` of ``STATIC_DOMAIN``: the target shape is an attribute."""
+    return _result(node, StaticExpand(list(node.attributes["shape"])))
+
+
+class StaticExpand(torch.nn.Module):
+    """ONNX ``Expand``: broadcast ``x`` and the constant shape against each other."""
+
+    def __init__(self, shape: list[int]) -> None:
+        super().__init__()
+        self.shape = shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.expand(torch.broadcast_shapes(x.shape, tuple(self.shape)))
+
+
 CONVERTERS = {
+    "Tile": convert_static_tile,
+    "Expand": convert_static_expand,
     "Squeeze": convert_static_squeeze,
     "Slice": convert_static_slice,
     "Reshape": convert_static_reshape,

@@ -38,6 +38,7 @@ class BlockLstmSpec:
     use_peephole: bool = False
     initial_state_inputs: bool = False
     seq_len_max: int | None = None
+    sequence_lengths: tuple[int, ...] | None = None
     extra_outputs: tuple[str, ...] = ()
     seed: int = 0
     weight_scale: float = 0.3
@@ -48,6 +49,8 @@ class BlockLstmSpec:
         names = ["x:0"]
         if self.initial_state_inputs:
             names += ["cs_prev:0", "h_prev:0"]
+        if self.sequence_lengths is not None:
+            names.append("sequence_length:0")
         return names
 
     @property
@@ -58,6 +61,8 @@ class BlockLstmSpec:
         shapes = {"x:0": [self.steps, self.batch, self.input_size]}
         if self.initial_state_inputs:
             shapes["cs_prev:0"] = shapes["h_prev:0"] = [self.batch, self.hidden_size]
+        if self.sequence_lengths is not None:
+            shapes["sequence_length:0"] = [self.batch]
         return shapes
 
 
@@ -93,11 +98,15 @@ def build_block_lstm_graph(spec: BlockLstmSpec):  # -> tf.compat.v1.GraphDef
                 )
             else:
                 wci = wcf = wco = tf.zeros([units], name="no_peephole")
-        seq_len_max = tf.constant(
-            spec.steps if spec.seq_len_max is None else spec.seq_len_max,
-            tf.int64,
-            name="seq_len_max",
-        )
+        if spec.sequence_lengths is not None:
+            lengths = tf1.placeholder(tf.int32, [spec.batch], name="sequence_length")
+            seq_len_max = tf.cast(tf.reduce_max(lengths), tf.int64, name="seq_len_max")
+        else:
+            seq_len_max = tf.constant(
+                spec.steps if spec.seq_len_max is None else spec.seq_len_max,
+                tf.int64,
+                name="seq_len_max",
+            )
         attrs = {"use_peephole": spec.use_peephole}
         if spec.version == 1:
             attrs["forget_bias"] = spec.forget_bias
@@ -111,9 +120,12 @@ def build_block_lstm_graph(spec: BlockLstmSpec):  # -> tf.compat.v1.GraphDef
             wci=wci, wcf=wcf, wco=wco, b=bias, name="lstm_fused_cell/BlockLSTM", **attrs,
         )  # fmt: skip
         outputs = dict(zip(FUSED_OUTPUTS, fused, strict=True))
-        tf.identity(outputs["h"], name="h")
-        tf.identity(outputs["cs"][-1], name="cs_final")
-        tf.identity(outputs["h"][-1], name="h_final")
+        if spec.sequence_lengths is None:
+            tf.identity(outputs["h"], name="h")
+            tf.identity(outputs["cs"][-1], name="cs_final")
+            tf.identity(outputs["h"][-1], name="h_final")
+        else:
+            _wrapper_outputs(tf, outputs, lengths, cs_prev, h_prev, spec)
         for name in spec.extra_outputs:
             tf.identity(outputs[name], name=f"{name}_seq")
     graph_def = graph.as_graph_def()
@@ -121,6 +133,21 @@ def build_block_lstm_graph(spec: BlockLstmSpec):  # -> tf.compat.v1.GraphDef
         fused_node = next(n for n in graph_def.node if n.name == "lstm_fused_cell/BlockLSTM")
         del fused_node.attr["cell_clip"]
     return graph_def
+
+
+def _wrapper_outputs(tf, outputs, lengths, cs_prev, h_prev, spec: BlockLstmSpec) -> None:
+    """What ``LSTMBlockFusedCell`` does with a ``sequence_length``: mask, then gather.
+
+    ``h`` is masked past each length; the final state of example ``b`` is row ``length[b]``
+    of ``[initial; states]``, so a length of 0 returns the initial state.
+    """
+    mask = tf.transpose(tf.sequence_mask(lengths, spec.steps, dtype=tf.float32), [1, 0])
+    mask = tf.tile(tf.expand_dims(mask, -1), [1, 1, spec.hidden_size])
+    h = tf.multiply(outputs["h"], mask, name="h")
+    indices = tf.stack([lengths, tf.range(spec.batch)], axis=1)
+    for name, initial, sequence in (("cs", cs_prev, outputs["cs"]), ("h", h_prev, h)):
+        states = tf.concat([tf.expand_dims(initial, 0), sequence], 0)
+        tf.gather_nd(states, indices, name=f"{name}_final")
 
 
 def write_block_lstm_graph(spec: BlockLstmSpec, path: str | Path) -> str:

@@ -1,4 +1,4 @@
-"""TF ``BlockLSTM`` / ``BlockLSTMV2`` to one ONNX ``LSTM`` node, exactly or not at all.
+"""TF ``BlockLSTM`` / ``BlockLSTMV2`` to one ONNX ``LSTM`` node wherever that is exact.
 
 The fused op (``shared/docs/rnn-semantics.md`` §2) is time-major::
 
@@ -19,9 +19,10 @@ with every output ``[T, B, H]``. It becomes::
   a ``StridedSlice`` reading step ``T - 1`` alone; it is fed ``Y_c`` as a one-step sequence
   ``[1, B, H]`` and set to read its step ``-1``.
 
-Everything else has no exact single-node form and is refused with the node's name:
-``cell_clip > 0`` (ONNX ``clip`` bounds gate inputs, not the cell state) and any read of
-``i, f, o, ci, co`` or of ``cs`` before its last step. Exact forms for those: issue #3.
+Where one ``LSTM`` node is not exact, the node becomes our exact op ``tfrnn.BlockLSTM``
+instead (``block_lstm_exact``): for ``cell_clip > 0`` (ONNX ``clip`` bounds gate inputs, not
+the cell state), and for any read of ``i, f, o, ci, co`` or of ``cs`` before its last step.
+The record of each node says which path it took and why.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ from tf2onnx.graph import Graph, Node
 
 from pipeline.errors import NoExactConversionError
 from pipeline.recurrent.lstm import fused_kernel_to_onnx
+from pipeline.tf_to_onnx.block_lstm_exact import EXACT_PATH, ExactOpWeights, convert_to_exact_op
+from pipeline.tf_to_onnx.constants import const_value, required_const
 from pipeline.tf_to_onnx.records import ExportLog, RecurrentNodeRecord
 
 logger = logging.getLogger(__name__)
 
 FUSED_OUTPUTS = ("i", "cs", "f", "o", "ci", "co", "h")
 GATE_OUTPUTS = ("i", "f", "o", "ci", "co")
+FUSED_PATH = "fused ONNX LSTM"
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ VARIANTS = {
 
 
 def convert_block_lstm(ctx: Graph, node: Node, log: ExportLog) -> None:
-    """Replace ``node`` by one ONNX ``LSTM`` node, or refuse and note why in ``log``."""
+    """Replace ``node`` by one ONNX ``LSTM`` node where exact, else by the exact op."""
     op = node.type
     try:
         record = _convert(ctx, node, op)
@@ -67,35 +71,35 @@ def convert_block_lstm(ctx: Graph, node: Node, log: ExportLog) -> None:
         log.refusals.append(str(error))
         raise
     log.nodes.append(record)
-    logger.info("%s %s -> %s", op, node.name, record.path)
+    logger.info("%s %s -> %s (%s)", op, node.name, record.path, record.reason)
 
 
 def _convert(ctx: Graph, node: Node, op: str) -> RecurrentNodeRecord:
     variant = VARIANTS[op]
-    forget_bias = float(node.get_attr_value("forget_bias", variant.forget_bias))
-    if op == "BlockLSTMV2":
-        forget_bias = 0.0
+    forget_bias = (
+        0.0
+        if op == "BlockLSTMV2"
+        else float(node.get_attr_value("forget_bias", variant.forget_bias))
+    )
     cell_clip = float(node.get_attr_value("cell_clip", variant.cell_clip))
     use_peephole = bool(node.get_attr_value("use_peephole", False))
-    if cell_clip > 0:
-        raise NoExactConversionError(
-            f"{op} node {node.name!r}: cell_clip={cell_clip:g} clips the cell state "
-            "carried to the next step. ONNX LSTM has no such clip (its 'clip' bounds the gate "
-            "pre-activations), so one LSTM node would only approximate it. Exact conversion "
-            "is tracked in issue #3; a graph built with cell_clip=-1 converts today."
-        )
-    _refuse_gate_reads(ctx, node, op)
     steps = _static_dim(ctx, node.input[1], 0)
-    reads_cs = _check_cs_reads(ctx, node, op, steps)
-
-    seq_len_max = _const_value(node.inputs[0])
+    seq_len_max = const_value(node.inputs[0])
     if seq_len_max is not None and steps is not None and int(seq_len_max) > steps:
         raise NoExactConversionError(
             f"{op} node {node.name!r}: seq_len_max={int(seq_len_max)} exceeds the {steps} "
             "steps of x; TensorFlow aborts on such a graph. Feed seq_len_max <= T."
         )
-    full_length = seq_len_max is not None and steps is not None and int(seq_len_max) == steps
+    blockers = _fused_blockers(ctx, node, cell_clip, steps)
+    if blockers:
+        weights = ExactOpWeights.read(ctx, node, op, variant.gate_order, forget_bias, use_peephole)
+        convert_to_exact_op(ctx, node, weights, cell_clip)
+        return RecurrentNodeRecord(
+            node=node.name, op=op, path=EXACT_PATH, reason="; ".join(blockers)
+        )
 
+    full_length = seq_len_max is not None and steps is not None and int(seq_len_max) == steps
+    reads_cs = bool(_consumers(ctx, node, "cs"))
     Y, Y_c = _make_lstm_node(ctx, node, op, variant, forget_bias, use_peephole, full_length)
     h = _make(ctx, "Squeeze", [Y, _int64(ctx, node, [1])])
     _replace_output(ctx, node.output[6], h)
@@ -105,12 +109,37 @@ def _convert(ctx: Graph, node: Node, op: str) -> RecurrentNodeRecord:
             cs_last = _zero_unless_full_length(ctx, node, cs_last, steps)
         _feed_last_step_readers(ctx, node, _unsqueeze(ctx, node, cs_last))
 
-    reason = (
-        "cell_clip off; gates unread; cs read at its last step only"
-        if reads_cs
-        else ("cell_clip off; only h read")
+    reason = "cell_clip off; gates unread; " + (
+        "cs read at its last step only" if reads_cs else "cs unread"
     )
-    return RecurrentNodeRecord(node=node.name, op=op, path="fused ONNX LSTM", reason=reason)
+    return RecurrentNodeRecord(node=node.name, op=op, path=FUSED_PATH, reason=reason)
+
+
+def _fused_blockers(ctx: Graph, node: Node, cell_clip: float, steps: int | None) -> list[str]:
+    """Why one ONNX ``LSTM`` node would not be exact; empty when it would be."""
+    blockers = []
+    if cell_clip > 0:
+        blockers.append(
+            f"cell_clip={cell_clip:g} clips the carried cell state (ONNX LSTM's clip bounds "
+            "the gate pre-activations instead)"
+        )
+    read = [name for name in GATE_OUTPUTS if _consumers(ctx, node, name)]
+    if read:
+        blockers.append(f"the graph reads the gate outputs {read}, which ONNX LSTM hides")
+    for consumer in _consumers(ctx, node, "cs"):
+        if not _reads_last_step_only(consumer, steps):
+            blockers.append(
+                f"{consumer.type} node {consumer.name!r} reads the cell-state sequence cs "
+                "before its last step; ONNX LSTM exposes only the final cell state"
+            )
+    exposed = [
+        name
+        for name, output in zip(FUSED_OUTPUTS, node.output, strict=True)
+        if output in ctx.outputs
+    ]
+    if exposed:
+        blockers.append(f"outputs {exposed} are graph outputs themselves")
+    return blockers
 
 
 def _make_lstm_node(
@@ -123,13 +152,13 @@ def _make_lstm_node(
     full_length: bool,
 ) -> tuple[str, str]:
     seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b = node.input
-    kernel = _required_const(ctx, node, op, 4, "w")
-    bias = _required_const(ctx, node, op, 8, "b")
+    kernel = required_const(ctx, node, op, 4, "w")
+    bias = required_const(ctx, node, op, 8, "b")
     hidden_size = kernel.shape[1] // 4
     peepholes = None
     if use_peephole:
         peepholes = tuple(
-            _required_const(ctx, node, op, index, name)
+            required_const(ctx, node, op, index, name)
             for index, name in ((5, "wci"), (6, "wcf"), (7, "wco"))
         )
     weights = fused_kernel_to_onnx(
@@ -162,34 +191,11 @@ def _make_lstm_node(
     return lstm.output[0], lstm.output[2]
 
 
-def _refuse_gate_reads(ctx: Graph, node: Node, op: str) -> None:
-    read = [name for name in GATE_OUTPUTS if _consumers(ctx, node, name)]
-    if read:
-        raise NoExactConversionError(
-            f"{op} node {node.name!r}: the graph reads its gate outputs {read}, which an ONNX "
-            "LSTM node does not expose. Exact conversion of gate reads is tracked in issue #3; "
-            "export a graph that reads only h and the final cell state."
-        )
-
-
-def _check_cs_reads(ctx: Graph, node: Node, op: str, steps: int | None) -> bool:
-    consumers = _consumers(ctx, node, "cs")
-    for consumer in consumers:
-        if not _reads_last_step_only(consumer, steps):
-            raise NoExactConversionError(
-                f"{op} node {node.name!r}: {consumer.type} node {consumer.name!r} reads the "
-                "cell-state sequence cs before its last step; an ONNX LSTM node exposes only "
-                "the final cell state. Exact conversion of the whole cs sequence is tracked "
-                "in issue #3."
-            )
-    return bool(consumers)
-
-
 def _reads_last_step_only(consumer: Node, steps: int | None) -> bool:
     """True for ``cs[-1]`` (or ``cs[T-1]``): a StridedSlice shrinking axis 0 at the end."""
     if consumer.type != "StridedSlice" or consumer.input[0] == consumer.input[1]:
         return False
-    bounds = [_const_value(consumer.inputs[k]) for k in (1, 2, 3)]
+    bounds = [const_value(consumer.inputs[k]) for k in (1, 2, 3)]
     if any(value is None or value.ndim != 1 for value in bounds):
         return False
     begin, _, strides = (int(value[0]) for value in bounds)
@@ -211,7 +217,7 @@ def _reads_last_step_only(consumer: Node, steps: int | None) -> bool:
 def _feed_last_step_readers(ctx: Graph, node: Node, cs_last_step: str) -> None:
     """Point each ``cs[-1]`` reader at the one-step sequence ``cs_last_step`` [1, B, H]."""
     for consumer in _consumers(ctx, node, "cs"):
-        begin, end = (_const_value(consumer.inputs[k]).copy() for k in (1, 2))
+        begin, end = (const_value(consumer.inputs[k]).copy() for k in (1, 2))
         begin[0], end[0] = -1, 0
         ctx.replace_inputs(
             consumer,
@@ -226,18 +232,12 @@ def _feed_last_step_readers(ctx: Graph, node: Node, cs_last_step: str) -> None:
 
 def _consumers(ctx: Graph, node: Node, output: str) -> list[Node]:
     name = node.output[FUSED_OUTPUTS.index(output)]
-    consumers = [c for c in ctx.find_output_consumers(name) if c is not node]
-    if name in ctx.outputs:
-        raise NoExactConversionError(
-            f"{node.type} node {node.name!r}: its output {output} ({name}) is a graph output; "
-            "read it through an Identity node, or read h and the final state instead."
-        )
-    return consumers
+    return [consumer for consumer in ctx.find_output_consumers(name) if consumer is not node]
 
 
 def _sequence_lens(ctx: Graph, node: Node, seq_len_max: str, x: str) -> str:
     """``[seq_len_max] * B`` as int32, the only type onnxruntime accepts."""
-    length, batch = _const_value(node.inputs[0]), _static_dim(ctx, x, 1)
+    length, batch = const_value(node.inputs[0]), _static_dim(ctx, x, 1)
     if length is not None and batch is not None:
         lengths = np.full([batch], int(length), dtype=np.int32)
         return ctx.make_const(utils.make_name(f"{node.name}/sequence_lens"), lengths).output[0]
@@ -253,7 +253,7 @@ def _sequence_lens(ctx: Graph, node: Node, seq_len_max: str, x: str) -> str:
 def _zero_unless_full_length(ctx: Graph, node: Node, cs_last: str, steps: int | None) -> str:
     """TF's ``cs[T-1]`` is zero unless ``seq_len_max == T``; ``Y_c`` holds step K-1."""
     seq_len_max, x = node.input[0], node.input[1]
-    length = _const_value(node.inputs[0])
+    length = const_value(node.inputs[0])
     if length is not None and steps is not None:
         keep = np.array(
             float(int(length) >= steps), dtype=utils.map_onnx_to_numpy_type(ctx.get_dtype(x))
@@ -274,7 +274,7 @@ def _zero_unless_full_length(ctx: Graph, node: Node, cs_last: str, steps: int | 
 
 
 def _initial_state(ctx: Graph, node: Node, index: int) -> str:
-    value = _const_value(node.inputs[index])
+    value = const_value(node.inputs[index])
     if value is not None and not np.any(value):
         return ""
     return _unsqueeze(ctx, node, node.input[index])
@@ -282,24 +282,6 @@ def _initial_state(ctx: Graph, node: Node, index: int) -> str:
 
 def _unsqueeze(ctx: Graph, node: Node, tensor: str) -> str:
     return _make(ctx, "Unsqueeze", [tensor, _int64(ctx, node, [0])])
-
-
-def _required_const(ctx: Graph, node: Node, op: str, index: int, name: str) -> np.ndarray:
-    value = _const_value(node.inputs[index])
-    if value is None:
-        producer = node.inputs[index]
-        raise NoExactConversionError(
-            f"{op} node {node.name!r}: input {name} comes from {producer.type} node "
-            f"{producer.name!r}, not a constant. Freeze the graph so that the weights are "
-            "constants, or pin the inputs they depend on."
-        )
-    return value
-
-
-def _const_value(producer: Node | None) -> np.ndarray | None:
-    if producer is None or not producer.is_const():
-        return None
-    return np.asarray(producer.get_tensor_value(as_list=False))
 
 
 def _static_dim(ctx: Graph, tensor: str, axis: int) -> int | None:

@@ -16,6 +16,8 @@ import onnx
 import tf2onnx
 
 from pipeline.errors import NoExactConversionError, UnsupportedOpsError
+from pipeline.recurrent import block_lstm_op
+from pipeline.tf_to_onnx.block_lstm_function import block_lstm_function
 from pipeline.tf_to_onnx.handlers import custom_op_handlers
 from pipeline.tf_to_onnx.records import ExportLog, RecurrentNodeRecord
 
@@ -54,6 +56,7 @@ def export_graph_def(
         )
     if log.refusals:
         raise NoExactConversionError("\n".join(log.refusals))
+    _add_exact_op_functions(model, opset)
     unconverted = sorted(set(_unconverted_nodes(model.graph)))
     if unconverted:
         listing = ", ".join(f"{op} (node {name!r})" for op, name in unconverted)
@@ -66,9 +69,23 @@ def export_graph_def(
     return ExportResult(model=model, recurrent_nodes=list(log.nodes))
 
 
+def _add_exact_op_functions(model: onnx.ModelProto, opset: int) -> None:
+    """Give a model that uses ``tfrnn.BlockLSTM`` the op's definition and its domain."""
+    if not any(node.domain == block_lstm_op.DOMAIN for node in model.graph.node):
+        return
+    model.functions.append(block_lstm_function(opset))
+    imports = {entry.domain: entry for entry in model.opset_import}
+    if block_lstm_op.DOMAIN not in imports:
+        model.opset_import.append(
+            onnx.helper.make_opsetid(block_lstm_op.DOMAIN, block_lstm_op.VERSION)
+        )
+
+
 def _unconverted_nodes(graph: onnx.GraphProto) -> Iterator[tuple[str, str]]:
     """Nodes whose op is no registered ONNX operator: TF ops tf2onnx left in place."""
     for node in graph.node:
+        if (node.domain, node.op_type) == (block_lstm_op.DOMAIN, block_lstm_op.OP_TYPE):
+            continue
         if not onnx.defs.has(node.op_type, node.domain or onnx.defs.ONNX_DOMAIN):
             yield node.op_type, node.name
         for attribute in node.attribute:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.config import ModelConfig, config_from_model_path
 from pipeline.convert import ConversionResult, convert_model
 from pipeline.isolation import Workers
@@ -21,17 +23,27 @@ def write_graph(workers: Workers, spec: BlockLstmSpec, folder: Path) -> Path:
 
 
 def block_lstm_config(source: Path, spec: BlockLstmSpec, output_dir: Path) -> ModelConfig:
+    """Random float inputs; the spec's ``sequence_lengths``, if any, fed through an npz."""
     shapes = spec.input_shapes()
-    return config_from_model_path(
-        source,
-        {
-            "inputs": [{"name": name, "shape": shapes[name]} for name in spec.input_names],
-            "outputs": spec.output_names,
-            "output_dir": output_dir,
-            "atol": ATOL,
-            "rtol": 0.0,
-        },
-    )
+    options: dict = {
+        "inputs": [{"name": name, "shape": shapes[name]} for name in spec.input_names],
+        "outputs": spec.output_names,
+        "output_dir": output_dir,
+        "atol": ATOL,
+        "rtol": 0.0,
+    }
+    if spec.sequence_lengths is not None:
+        rng = np.random.default_rng(0)
+        values = {
+            name: rng.uniform(-1, 1, shape).astype(np.float32)
+            for name, shape in shapes.items()
+            if name != "sequence_length:0"
+        }
+        values["sequence_length:0"] = np.array(spec.sequence_lengths, np.int32)
+        np.savez(output_dir.parent / "inputs.npz", **values)
+        options["inputs_npz"] = output_dir.parent / "inputs.npz"
+        options["inputs"][-1]["dtype"] = "int32"
+    return config_from_model_path(source, options)
 
 
 def convert_block_lstm(workers: Workers, spec: BlockLstmSpec, folder: Path) -> ConversionResult:

@@ -13,9 +13,10 @@ import onnx
 import onnxruntime
 import pytest
 
-from pipeline.errors import NoExactConversionError, UnsupportedOpsError
+from pipeline.errors import UnsupportedOpsError
 from pipeline.isolation import Workers
 from pipeline.sources.example import BlockLstmSpec
+from pipeline.tf_to_onnx.block_lstm_exact import EXACT_PATH
 
 SMALL = BlockLstmSpec(input_size=5, hidden_size=6, steps=7, batch=3)
 
@@ -36,6 +37,8 @@ def export(workers: Workers, folder: Path, spec: BlockLstmSpec) -> tuple[Path, d
         name: rng.uniform(-1, 1, shape).astype(np.float32)
         for name, shape in spec.input_shapes().items()
     }
+    if spec.sequence_lengths is not None:
+        inputs["sequence_length:0"] = np.array(spec.sequence_lengths, np.int32)
     np.savez(folder / "inputs.npz", **inputs)
     onnx_path = folder / "model.onnx"
     record = workers.run_tf(
@@ -71,23 +74,29 @@ def test_each_block_lstm_becomes_one_lstm_node_that_matches_tensorflow(workers, 
 
 
 @pytest.mark.parametrize(
-    ("spec", "expected"),
+    ("spec", "blocker"),
     [
         pytest.param(replace(SMALL, cell_clip=0.5), "cell_clip=0.5", id="cell-clip"),
         pytest.param(replace(SMALL, cell_clip=None), "cell_clip=3", id="v1-clip-absent"),
         pytest.param(replace(SMALL, extra_outputs=("f",)), "gate outputs ['f']", id="gate"),
         pytest.param(replace(SMALL, extra_outputs=("cs",)), "cell-state sequence", id="cs"),
+        pytest.param(
+            replace(SMALL, sequence_lengths=(4, 0, 7)), "cell-state sequence", id="lengths"
+        ),
     ],
 )
-def test_a_variant_without_exact_single_node_form_is_refused_by_name(
-    workers, tmp_path, spec, expected
+def test_a_variant_without_exact_single_node_form_takes_the_exact_op_and_says_why(
+    workers, tmp_path, spec, blocker
 ):
-    with pytest.raises(NoExactConversionError) as refusal:
-        export(workers, tmp_path, spec)
+    onnx_path, result = export(workers, tmp_path, spec)
 
-    assert expected in str(refusal.value)
-    assert "'lstm_fused_cell/BlockLSTM'" in str(refusal.value)
-    assert not (tmp_path / "model.onnx").exists()
+    (record,) = result["record"]["recurrent_nodes"]
+    assert record["path"] == EXACT_PATH
+    assert blocker in record["reason"]
+    model = onnx.load(onnx_path)
+    assert [n.op_type for n in model.graph.node if n.domain == "tfrnn"] == ["BlockLSTM"]
+    assert not [n for n in model.graph.node if n.op_type in ("LSTM", "Loop", "Scan")]
+    assert max(result["errors"].values()) < 1e-6, result["errors"]
 
 
 def test_unsupported_ops_fail_the_export_listing_every_node(workers, tmp_path):
