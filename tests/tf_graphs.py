@@ -17,3 +17,28 @@ def write_unsupported_ops_graph(path: str) -> str:
         tf.identity(first + second, name="y")
     Path(path).write_bytes(graph.as_graph_def().SerializeToString())
     return path
+
+
+def write_stacked_lstm_block_cells(path: str) -> str:
+    """TF's own LSTMBlockCell test: two stacked cells of 2 units, weights 0.5, bias 0,
+    forget_bias 1, all states 0.1. Outputs ``c0, h0, c1, h1``; input ``x [1, 2]``."""
+    import numpy as np
+    import tensorflow as tf
+
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = tf.compat.v1.placeholder(tf.float32, [1, 2], name="x")
+        zeros = tf.zeros([2])
+        state = tf.constant(np.full([1, 2], 0.1, np.float32))
+        kernel = np.full([4, 8], 0.5, np.float32)
+        for layer in range(2):
+            cell = tf.raw_ops.LSTMBlockCell(
+                x=inputs, cs_prev=state, h_prev=state, w=tf.constant(kernel),
+                wci=zeros, wcf=zeros, wco=zeros, b=tf.zeros([8]), forget_bias=1.0,
+                name=f"cell{layer}",
+            )  # fmt: skip
+            tf.identity(cell.cs, name=f"c{layer}")
+            tf.identity(cell.h, name=f"h{layer}")
+            inputs = cell.h
+    Path(path).write_bytes(graph.as_graph_def().SerializeToString())
+    return path
