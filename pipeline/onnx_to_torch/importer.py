@@ -25,6 +25,7 @@ from torch import fx
 
 from pipeline.errors import TorchImportError
 from pipeline.onnx_to_torch.registry import register_converters
+from pipeline.onnx_to_torch.scan import OPSET_IMPORTS
 from pipeline.onnx_to_torch.static_inputs import make_inputs_static
 
 logger = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ def import_onnx(model: onnx.ModelProto | str | Path) -> fx.GraphModule:
     if not isinstance(model, onnx.ModelProto):
         model = onnx.load(str(model))
     model = make_inputs_static(_name_omitted_outputs(model))
+    opset_imports = OPSET_IMPORTS.set(list(model.opset_import))
     try:
         module = onnx2torch.convert(model)
     except NotImplementedError as error:
@@ -43,6 +45,8 @@ def import_onnx(model: onnx.ModelProto | str | Path) -> fx.GraphModule:
             f"onnx2torch cannot import graph {model.graph.name!r}: {error}. "
             "Add a converter in pipeline/onnx_to_torch/registry.py or export without that op."
         ) from None
+    finally:
+        OPSET_IMPORTS.reset(opset_imports)
     _return_graph_outputs(module, OnnxGraph(model.graph))
     logger.info("imported ONNX graph %r into torch.fx", model.graph.name)
     return module
