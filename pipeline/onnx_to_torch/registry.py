@@ -10,6 +10,7 @@ again does nothing; a converter that someone else registered for the same key is
   13, so a model at opset 19 or later that holds its weights in ``Constant`` nodes would not
   import. Those versions only add element types; onnx2torch's own ``OnnxConstant`` module
   serves them. A version onnx2torch already covers is left to it.
+- ``ReverseSequence`` 10: ``pipeline.onnx_to_torch.reverse_sequence``.
 - ``Scan`` 9 to 25: ``pipeline.onnx_to_torch.scan`` (tf2onnx writes TF1 while-loops as Scan).
 - ``tfrnn.BlockLSTM``, our exact op for TF's fused LSTM: ``pipeline.onnx_to_torch.block_lstm``.
 - ``Squeeze`` and ``Slice`` of our private domain: ``pipeline.onnx_to_torch.static_inputs``.
@@ -29,8 +30,9 @@ from onnx2torch.utils.common import OperationConverterResult, onnx_mapping_from_
 from pipeline.errors import ConversionError
 from pipeline.onnx_to_torch import static_inputs
 from pipeline.onnx_to_torch.block_lstm import convert_block_lstm
-from pipeline.onnx_to_torch.scan import convert_scan
 from pipeline.onnx_to_torch.lstm import convert_lstm
+from pipeline.onnx_to_torch.reverse_sequence import convert_reverse_sequence
+from pipeline.onnx_to_torch.scan import convert_scan
 from pipeline.recurrent import block_lstm_op
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ def register_converters() -> None:
             add_converter(operation_type="Constant", version=version)(convert_constant)
     for operation_type, converter in static_inputs.CONVERTERS.items():
         add_converter(operation_type, version=1, domain=static_inputs.STATIC_DOMAIN)(converter)
+    add_converter(operation_type="ReverseSequence", version=10)(convert_reverse_sequence)
     for version in SCAN_VERSIONS:
         add_converter(operation_type="Scan", version=version)(convert_scan)
     add_converter(block_lstm_op.OP_TYPE, block_lstm_op.VERSION, domain=block_lstm_op.DOMAIN)(

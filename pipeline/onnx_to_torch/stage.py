@@ -28,6 +28,7 @@ from onnx2torch.onnx_graph import OnnxGraph
 from torch import fx
 
 from pipeline.errors import ConversionError, TorchImportError
+from pipeline.onnx_to_torch.folding import fold_for_shapes
 from pipeline.onnx_to_torch.importer import export_program, import_onnx
 from pipeline.onnx_to_torch.lstm_module import OnnxLstm
 
@@ -50,7 +51,9 @@ def import_and_run(
 
     start = time.perf_counter()
     with _failures_as("importing the model with onnx2torch"):
-        module = import_onnx(model)
+        initializers = {tensor.name for tensor in model.graph.initializer}
+        names = [value.name for value in model.graph.input if value.name not in initializers]
+        module = import_onnx(fold_for_shapes(model, dict(zip(names, feeds, strict=True))))
     timings["torch_import"] = time.perf_counter() - start
 
     start = time.perf_counter()

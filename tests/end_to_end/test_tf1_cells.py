@@ -1,0 +1,53 @@
+"""TF1 cells (LSTMCell with peepholes, clip and projection; BasicLSTMCell; GRUCell;
+LSTMBlockCell; GRUBlockCell) under dynamic_rnn, static_rnn, bidirectional_dynamic_rnn and
+MultiRNNCell, time-major and batch-major, agree three ways within 1e-5.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.config import config_from_model_path
+from pipeline.convert import convert_model
+from tests.end_to_end.helpers import describe_errors
+from tests.tf1_cells import CellGraph
+
+CELLS = ["lstm", "lstm_full", "basic_lstm", "gru", "lstm_block", "gru_block"]
+CASES = (
+    [CellGraph(cell) for cell in CELLS]
+    + [CellGraph(cell, runner="static") for cell in ("lstm_full", "gru", "lstm_block")]
+    + [CellGraph(cell, runner="bidirectional") for cell in ("lstm", "gru_block")]
+    + [CellGraph(cell, layers=3) for cell in ("lstm_full", "gru")]
+    + [
+        CellGraph("lstm", time_major=True),
+        CellGraph("gru", runner="bidirectional", time_major=True),
+    ]
+)
+
+
+def _case_id(spec: CellGraph) -> str:
+    layers = f"x{spec.layers}" if spec.layers > 1 else ""
+    return f"{spec.cell}{layers}-{spec.runner}-{'time' if spec.time_major else 'batch'}-major"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", CASES, ids=_case_id)
+def test_tf1_cell_graph_agrees_three_ways_within_1e_5(framework_workers, tmp_path, spec):
+    graph = framework_workers.run_tf(
+        "tests.tf1_cells:write_cell_graph", spec, str(tmp_path / "cell.pb"),
+        timeout=120, model=_case_id(spec),
+    )  # fmt: skip
+    config = config_from_model_path(
+        graph,
+        {
+            "inputs": [{"name": "x:0", "shape": spec.input_shape}],
+            "outputs": ["y:0", "state:0"],
+            "output_dir": tmp_path / "out",
+            "atol": 1e-5,
+            "rtol": 0.0,
+        },
+    )
+
+    result = convert_model(config, framework_workers)
+
+    assert result.passed, describe_errors(result)

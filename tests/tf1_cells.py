@@ -1,0 +1,136 @@
+"""TF1 recurrent cells in graph mode, frozen to GraphDefs as TF1 code wrote them.
+
+Run in the TF worker. TF 2.21 builds TF1 cells through the legacy module that Keras 3 left
+behind, and writes while-loops with TF1 control flow (Enter/Exit/TensorArray), as the
+frozen graphs users hold were written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+INPUT_SIZE, UNITS, STEPS, BATCH = 5, 6, 7, 3
+
+
+@dataclass(frozen=True)
+class CellGraph:
+    cell: str  # lstm, lstm_full, basic_lstm, gru, lstm_block, gru_block
+    runner: str = "dynamic"  # dynamic, static, bidirectional
+    layers: int = 1
+    time_major: bool = False
+
+    @property
+    def input_shape(self) -> list[int]:
+        return [STEPS, BATCH, INPUT_SIZE] if self.time_major else [BATCH, STEPS, INPUT_SIZE]
+
+
+def write_cell_graph(spec: CellGraph, path: str) -> str:
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    tf1.disable_control_flow_v2()
+    try:
+        graph_def = _build(tf, spec)
+    finally:
+        tf1.enable_control_flow_v2()
+    Path(path).write_bytes(graph_def.SerializeToString())
+    return path
+
+
+def _build(tf, spec: CellGraph):
+    from tensorflow.python.keras.layers.legacy_rnn import rnn_cell_impl as cells
+
+    tf1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        tf1.set_random_seed(7)
+        x = tf1.placeholder(tf.float32, spec.input_shape, name="x")
+
+        def make_cell():
+            if spec.layers == 1:
+                return _cell(tf, cells, spec.cell)
+            return cells.MultiRNNCell([_cell(tf, cells, spec.cell) for _ in range(spec.layers)])
+
+        if spec.runner == "dynamic":
+            y, state = tf1.nn.dynamic_rnn(
+                make_cell(), x, dtype=tf.float32, time_major=spec.time_major
+            )
+        elif spec.runner == "static":
+            y, state = tf1.nn.static_rnn(make_cell(), tf.unstack(x, axis=1), dtype=tf.float32)
+            y = tf.stack(y, axis=1)
+        else:
+            (forward, backward), state = tf1.nn.bidirectional_dynamic_rnn(
+                make_cell(), make_cell(), x, dtype=tf.float32, time_major=spec.time_major
+            )
+            y = tf.concat([forward, backward], axis=-1)
+        tf.identity(y, name="y")
+        states = tf.nest.flatten(state)
+        if len(states) == 1:
+            tf.identity(states[0], name="state")
+        else:
+            tf.concat(states, axis=-1, name="state")
+        with tf1.Session(graph=graph) as session:
+            session.run(tf1.global_variables_initializer())
+            return tf1.graph_util.convert_variables_to_constants(
+                session, graph.as_graph_def(), ["y", "state"]
+            )
+
+
+def _cell(tf, cells, kind: str):
+    if kind == "lstm":
+        return cells.LSTMCell(UNITS)
+    if kind == "lstm_full":
+        return cells.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.5, num_proj=4, proj_clip=0.3)
+    if kind == "basic_lstm":
+        return cells.BasicLSTMCell(UNITS)
+    if kind == "gru":
+        return cells.GRUCell(UNITS)
+    return _block_cell_class(tf, cells)(UNITS, kind)
+
+
+def _block_cell_class(tf, cells):
+    class BlockCell(cells.LayerRNNCell):
+        """``tf.contrib.rnn.LSTMBlockCell`` / ``GRUBlockCell``: one fused op per step."""
+
+        def __init__(self, units: int, kind: str) -> None:
+            super().__init__()
+            self.units, self.kind = units, kind
+
+        @property
+        def state_size(self):
+            if self.kind == "lstm_block":
+                return cells.LSTMStateTuple(self.units, self.units)
+            return self.units
+
+        @property
+        def output_size(self):
+            return self.units
+
+        def build(self, inputs_shape):
+            rows = int(inputs_shape[-1]) + self.units
+            if self.kind == "lstm_block":
+                self.kernel = self.add_weight("kernel", [rows, 4 * self.units])
+                self.bias = self.add_weight("bias", [4 * self.units])
+            else:
+                self.w_ru = self.add_weight("w_ru", [rows, 2 * self.units])
+                self.w_c = self.add_weight("w_c", [rows, self.units])
+                self.b_ru = self.add_weight("b_ru", [2 * self.units])
+                self.b_c = self.add_weight("b_c", [self.units])
+            self.built = True
+
+        def call(self, inputs, state):
+            if self.kind == "lstm_block":
+                zeros = tf.zeros([self.units])
+                c, h = state
+                out = tf.raw_ops.LSTMBlockCell(
+                    x=inputs, cs_prev=c, h_prev=h, w=self.kernel, wci=zeros, wcf=zeros,
+                    wco=zeros, b=self.bias, forget_bias=1.0, cell_clip=-1.0,
+                )  # fmt: skip
+                return out.h, cells.LSTMStateTuple(out.cs, out.h)
+            out = tf.raw_ops.GRUBlockCell(
+                x=inputs, h_prev=state, w_ru=self.w_ru, w_c=self.w_c, b_ru=self.b_ru, b_c=self.b_c
+            )
+            return out.h, out.h
+
+    return BlockCell
