@@ -37,15 +37,14 @@ from tf2onnx.graph import Graph, Node
 
 from pipeline.errors import NoExactConversionError
 from pipeline.recurrent.lstm import fused_kernel_to_onnx
-from pipeline.tf_to_onnx.block_lstm_exact import EXACT_PATH, ExactOpWeights, convert_to_exact_op
+from pipeline.tf_to_onnx.block_lstm_exact import ExactOpWeights, convert_to_exact_op
 from pipeline.tf_to_onnx.constants import const_value, required_const
-from pipeline.tf_to_onnx.records import ExportLog, RecurrentNodeRecord
+from pipeline.tf_to_onnx.records import EXACT_PATH, FUSED_PATH, ExportLog, RecurrentNodeRecord
 
 logger = logging.getLogger(__name__)
 
 FUSED_OUTPUTS = ("i", "cs", "f", "o", "ci", "co", "h")
 GATE_OUTPUTS = ("i", "f", "o", "ci", "co")
-FUSED_PATH = "fused ONNX LSTM"
 
 
 @dataclass(frozen=True)

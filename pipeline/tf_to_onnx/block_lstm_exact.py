@@ -25,8 +25,6 @@ from pipeline.recurrent import block_lstm_op as spec
 from pipeline.recurrent.gates import reorder_gates
 from pipeline.tf_to_onnx.constants import required_const
 
-EXACT_PATH = f"exact op {spec.DOMAIN}.{spec.OP_TYPE} (ONNX function: Scan)"
-
 
 @dataclass(frozen=True)
 class ExactOpWeights:

@@ -24,6 +24,7 @@ from pipeline.tf_to_onnx.records import ExportLog, RecurrentNodeRecord
 logger = logging.getLogger(__name__)
 
 MIN_OPSET = 14
+_RECURRENT_OPS = ("LSTM", "GRU", "RNN", "Scan", "Loop")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,26 @@ def export_graph_def(
             "to a constant with --pin NAME:0=VALUE or an input's 'value:' in the config."
         )
     logger.info("exported %d ONNX nodes at opset %d", len(model.graph.node), opset)
-    return ExportResult(model=model, recurrent_nodes=list(log.nodes))
+    return ExportResult(
+        model=model, recurrent_nodes=log.nodes + _tf2onnx_recurrent_nodes(model, log)
+    )
+
+
+def _tf2onnx_recurrent_nodes(model: onnx.ModelProto, log: ExportLog) -> list[RecurrentNodeRecord]:
+    """Records for the recurrent nodes tf2onnx's own rewriters wrote (not our handlers)."""
+    ours = tuple(record.node for record in log.nodes)
+    records = []
+    for node in model.graph.node:
+        if node.domain or node.op_type not in _RECURRENT_OPS or node.name.startswith(ours):
+            continue
+        if node.op_type in ("Scan", "Loop"):
+            path = f"ONNX {node.op_type} (tf2onnx's loop rewriter)"
+            reason = "tf2onnx matched no fused ONNX op to this while-loop; its body is kept as is"
+        else:
+            path = f"fused ONNX {node.op_type} (tf2onnx's rewriter)"
+            reason = "tf2onnx matched the cell's pattern"
+        records.append(RecurrentNodeRecord(node.name, node.op_type, path, reason))
+    return records
 
 
 def _add_exact_op_functions(model: onnx.ModelProto, opset: int) -> None:

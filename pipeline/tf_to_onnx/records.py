@@ -1,5 +1,7 @@
 """What the handlers tell the export driver: the path each recurrent node took, and refusals.
 
+This module imports no framework, so tests and reports may use its names anywhere.
+
 tf2onnx catches and logs exceptions raised by handlers, then carries on and writes a model
 anyway. So our handlers also note every refusal here, and the driver raises them all.
 """
@@ -7,6 +9,11 @@ anyway. So our handlers also note every refusal here, and the driver raises them
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+
+from pipeline.recurrent import block_lstm_op
+
+FUSED_PATH = "fused ONNX LSTM"
+EXACT_PATH = f"exact op {block_lstm_op.DOMAIN}.{block_lstm_op.OP_TYPE} (ONNX function: Scan)"
 
 
 @dataclass(frozen=True)

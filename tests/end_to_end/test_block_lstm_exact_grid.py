@@ -13,8 +13,7 @@ import onnx
 import pytest
 
 from pipeline.sources.example import BlockLstmSpec
-from pipeline.tf_to_onnx.block_lstm import FUSED_PATH
-from pipeline.tf_to_onnx.block_lstm_exact import EXACT_PATH
+from pipeline.tf_to_onnx.records import EXACT_PATH, FUSED_PATH
 from tests.end_to_end.helpers import convert_block_lstm, describe_errors
 
 BASE = BlockLstmSpec(input_size=5, hidden_size=6, steps=7, batch=3, weight_scale=0.5)

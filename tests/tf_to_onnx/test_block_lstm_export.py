@@ -16,7 +16,7 @@ import pytest
 from pipeline.errors import UnsupportedOpsError
 from pipeline.isolation import Workers
 from pipeline.sources.example import BlockLstmSpec
-from pipeline.tf_to_onnx.block_lstm_exact import EXACT_PATH
+from pipeline.tf_to_onnx.records import EXACT_PATH
 
 SMALL = BlockLstmSpec(input_size=5, hidden_size=6, steps=7, batch=3)
 
