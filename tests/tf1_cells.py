@@ -71,10 +71,21 @@ def _build(tf, spec: CellGraph):
         else:
             tf.concat(states, axis=-1, name="state")
         with tf1.Session(graph=graph) as session:
-            session.run(tf1.global_variables_initializer())
+            _randomize_variables(tf1, session)
             return tf1.graph_util.convert_variables_to_constants(
                 session, graph.as_graph_def(), ["y", "state"]
             )
+
+
+def _randomize_variables(tf1, session) -> None:
+    """Trained-looking weights: every variable (biases too) uniform in [-0.5, 0.5)."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    session.run(tf1.global_variables_initializer())
+    for variable in tf1.global_variables():
+        value = rng.uniform(-0.5, 0.5, variable.shape.as_list()).astype(np.float32)
+        variable.load(value, session)
 
 
 def _cell(tf, cells, kind: str):
