@@ -117,12 +117,18 @@ def _unconverted_nodes(graph: onnx.GraphProto) -> Iterator[tuple[str, str]]:
 
 @contextmanager
 def _tf2onnx_errors_reported_by_us() -> Iterator[None]:
-    """tf2onnx logs at ERROR what this module raises anyway; keep those logs at DEBUG."""
-    tf2onnx_logger = logging.getLogger("tf2onnx")
-    level = tf2onnx_logger.level
+    """Keep tf2onnx's and TensorFlow's chatter at DEBUG.
+
+    tf2onnx logs at ERROR what this module raises anyway, and TensorFlow warns that the
+    TF1 APIs tf2onnx calls are deprecated; neither helps a user of this tool.
+    """
+    noisy = [logging.getLogger(name) for name in ("tf2onnx", "tensorflow")]
+    levels = [each.level for each in noisy]
     if not logger.isEnabledFor(logging.DEBUG):
-        tf2onnx_logger.setLevel(logging.CRITICAL)
+        for each in noisy:
+            each.setLevel(logging.CRITICAL)
     try:
         yield
     finally:
-        tf2onnx_logger.setLevel(level)
+        for each, level in zip(noisy, levels, strict=True):
+            each.setLevel(level)
