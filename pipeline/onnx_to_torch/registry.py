@@ -5,7 +5,8 @@
 ``pipeline.onnx_to_torch.importer.import_onnx`` and by nothing at import time. Calling it
 again does nothing; a converter that someone else registered for the same key is an error.
 
-- ``LSTM`` 7, 14, 22: ``pipeline.onnx_to_torch.lstm.convert_lstm``.
+- ``LSTM`` and ``RNN`` 7, 14, 22, ``GRU`` 3, 7, 14, 22:
+  ``pipeline.onnx_to_torch.recurrent.convert_recurrent``.
 - ``Constant`` 19, 21, 23, 24: onnx2torch 1.5.15 registers ``Constant`` only up to version
   13, so a model at opset 19 or later that holds its weights in ``Constant`` nodes would not
   import. Those versions only add element types; onnx2torch's own ``OnnxConstant`` module
@@ -30,14 +31,14 @@ from onnx2torch.utils.common import OperationConverterResult, onnx_mapping_from_
 from pipeline.errors import ConversionError
 from pipeline.onnx_to_torch import static_inputs
 from pipeline.onnx_to_torch.block_lstm import convert_block_lstm
-from pipeline.onnx_to_torch.lstm import convert_lstm
+from pipeline.onnx_to_torch.recurrent import convert_recurrent
 from pipeline.onnx_to_torch.reverse_sequence import convert_reverse_sequence
 from pipeline.onnx_to_torch.scan import convert_scan
 from pipeline.recurrent import block_lstm_op
 
 logger = logging.getLogger(__name__)
 
-LSTM_VERSIONS = (7, 14, 22)
+RECURRENT_VERSIONS = {"LSTM": (7, 14, 22), "GRU": (3, 7, 14, 22), "RNN": (7, 14, 22)}
 CONSTANT_VERSIONS = (19, 21, 23, 24)
 SCAN_VERSIONS = (9, 11, 16, 19, 21, 23, 24, 25)
 
@@ -49,8 +50,9 @@ def register_converters() -> None:
     global _registered
     if _registered:
         return
-    for version in LSTM_VERSIONS:
-        add_converter(operation_type="LSTM", version=version)(convert_lstm)
+    for operation_type, versions in RECURRENT_VERSIONS.items():
+        for version in versions:
+            add_converter(operation_type=operation_type, version=version)(convert_recurrent)
     for version in CONSTANT_VERSIONS:
         if not _is_registered("Constant", version):
             add_converter(operation_type="Constant", version=version)(convert_constant)
@@ -63,7 +65,7 @@ def register_converters() -> None:
         convert_block_lstm
     )
     _registered = True
-    logger.debug("registered LSTM %s and Constant %s", LSTM_VERSIONS, CONSTANT_VERSIONS)
+    logger.debug("registered %s and Constant %s", RECURRENT_VERSIONS, CONSTANT_VERSIONS)
 
 
 def convert_constant(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:

@@ -28,9 +28,10 @@ from onnx2torch.onnx_graph import OnnxGraph
 from torch import fx
 
 from pipeline.errors import ConversionError, TorchImportError
+from pipeline.onnx_to_torch.exact_module import ExactRecurrence
 from pipeline.onnx_to_torch.folding import fold_for_shapes
+from pipeline.onnx_to_torch.fused_module import FusedRecurrence
 from pipeline.onnx_to_torch.importer import export_program, import_onnx
-from pipeline.onnx_to_torch.lstm_module import OnnxLstm
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,9 @@ def _describe_modules(module: fx.GraphModule, graph: onnx.GraphProto) -> list[di
         if submodule is None:
             continue
         record: dict[str, object] = {"node": node.name or unique_name, "op": node.operation_type}
-        if isinstance(submodule, OnnxLstm):
+        if isinstance(submodule, FusedRecurrence | ExactRecurrence):
             record.update(submodule.describe())
+            record["why_not_torch_module"] = list(submodule.blockers)
         else:
             record["module"] = f"{type(submodule).__module__}.{type(submodule).__qualname__}"
         records.append(record)

@@ -12,6 +12,8 @@ layout              gate blocks
 ``onnx_lstm``       i, o, f, c
 ``onnx_peephole``   i, o, f
 ``torch_lstm``      i, f, c, o  (PyTorch calls the cell candidate ``g``)
+``onnx_gru``        z, r, h     (TF's ``u`` is ONNX's ``z``; ``h`` is the candidate)
+``torch_gru``       r, z, h     (PyTorch calls the candidate ``n``)
 ==================  ==========================
 
 The letters name the same gate everywhere, so converting between two layouts is a
@@ -28,6 +30,8 @@ GATE_ORDERS: dict[str, str] = {
     "onnx_lstm": "iofc",
     "onnx_peephole": "iof",
     "torch_lstm": "ifco",
+    "onnx_gru": "zrh",
+    "torch_gru": "rzh",
 }
 
 

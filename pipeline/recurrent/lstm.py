@@ -1,4 +1,4 @@
-"""LSTM weight mappings: TensorFlow's fused kernel to ONNX ``LSTM``, and ONNX to ``nn.LSTM``.
+"""LSTM weight mapping: TensorFlow's fused kernel to ONNX ``LSTM``.
 
 TensorFlow's fused ops (``BlockLSTM``, ``BlockLSTMV2``, ``LSTMBlockCell``) right-multiply
 one kernel by the concatenated step input::
@@ -17,9 +17,7 @@ So ``W`` and ``R`` are the two row ranges of ``w``, transposed and reordered int
 ``Rb`` is zero. ``forget_bias`` is a constant inside the sigmoid, so folding it into the
 bias is exact.
 
-PyTorch ``nn.LSTM`` stores ``weight_ih [4H, I]``, ``weight_hh [4H, H]``, ``bias_ih [4H]``
-and ``bias_hh [4H]`` in the order ``i, f, g, o``: the ONNX blocks reordered, with
-``bias_ih = Wb`` and ``bias_hh = Rb``. It has no peepholes.
+ONNX to PyTorch is ``pipeline.recurrent.onnx_to_torch``.
 """
 
 from __future__ import annotations
@@ -39,16 +37,6 @@ class OnnxLstmWeights:
     R: np.ndarray
     B: np.ndarray
     P: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class TorchLstmWeights:
-    """One direction of one ``nn.LSTM`` layer, in PyTorch's gate order."""
-
-    weight_ih: np.ndarray
-    weight_hh: np.ndarray
-    bias_ih: np.ndarray
-    bias_hh: np.ndarray
 
 
 def fused_kernel_to_onnx(
@@ -81,20 +69,6 @@ def fused_kernel_to_onnx(
         wci, wcf, wco = peepholes
         P = reorder_gates(np.concatenate([wci, wcf, wco]), "ifo", "onnx_peephole")[None]
     return OnnxLstmWeights(W=W, R=R, B=B, P=P)
-
-
-def onnx_to_torch(W: np.ndarray, R: np.ndarray, B: np.ndarray) -> TorchLstmWeights:
-    """Map one direction of ONNX ``LSTM`` weights (``W [4H, I]``, ``R [4H, H]``, ``B [8H]``).
-
-    Pass one direction's slice, e.g. ``W[d]``; the result is in ``nn.LSTM``'s order.
-    """
-    input_bias, recurrent_bias = np.split(B, 2)
-    return TorchLstmWeights(
-        weight_ih=reorder_gates(W, "onnx_lstm", "torch_lstm", axis=0),
-        weight_hh=reorder_gates(R, "onnx_lstm", "torch_lstm", axis=0),
-        bias_ih=reorder_gates(input_bias, "onnx_lstm", "torch_lstm"),
-        bias_hh=reorder_gates(recurrent_bias, "onnx_lstm", "torch_lstm"),
-    )
 
 
 def _check_fused_shapes(w: np.ndarray, b: np.ndarray, input_size: int) -> int:

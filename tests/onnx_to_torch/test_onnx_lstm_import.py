@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from onnx2torch.node_converters.registry import get_converter
 
+from pipeline.onnx_to_torch.fused_module import FusedRecurrence
 from pipeline.onnx_to_torch.importer import import_onnx
-from pipeline.onnx_to_torch.lstm import convert_lstm
-from pipeline.onnx_to_torch.lstm_module import OnnxLstm
+from pipeline.onnx_to_torch.recurrent import convert_recurrent
 from pipeline.onnx_to_torch.registry import register_converters
 from tests.onnx_to_torch.onnx_lstm_models import (
     NODE_NAME,
@@ -71,18 +71,19 @@ def test_imported_lstm_matches_onnxruntime(spec: LstmSpec) -> None:
     assert_all_close(expected, module(*torch_inputs(model, feeds)))
 
 
+@pytest.mark.parametrize("op_type", ["LSTM", "GRU", "RNN"])
 @pytest.mark.parametrize("opset", [7, 14, 17, 21, 22, 24])
-def test_lstm_converter_is_found_for_every_opset_since_7(opset: int) -> None:
+def test_recurrent_converter_is_found_for_every_opset_since_7(op_type: str, opset: int) -> None:
     register_converters()
 
-    assert get_converter("LSTM", opset) is convert_lstm
+    assert get_converter(op_type, opset) is convert_recurrent
 
 
 def test_registering_twice_is_harmless() -> None:
     register_converters()
     register_converters()
 
-    assert get_converter("LSTM", 22) is convert_lstm
+    assert get_converter("LSTM", 22) is convert_recurrent
 
 
 def test_the_node_becomes_one_real_nn_lstm_with_the_reordered_weights() -> None:
@@ -90,11 +91,11 @@ def test_the_node_becomes_one_real_nn_lstm_with_the_reordered_weights() -> None:
 
     module = import_onnx(model)
 
-    lstm_modules = [m for m in module.modules() if isinstance(m, OnnxLstm)]
+    lstm_modules = [m for m in module.modules() if isinstance(m, FusedRecurrence)]
     assert len(lstm_modules) == 1
     assert lstm_modules[0].node_name == NODE_NAME
-    assert lstm_modules[0].lstm.bidirectional
-    assert {name for name, _ in lstm_modules[0].lstm.named_parameters()} == {
+    assert lstm_modules[0].rnn.bidirectional
+    assert {name for name, _ in lstm_modules[0].rnn.named_parameters()} == {
         f"{kind}_l0{suffix}"
         for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         for suffix in ("", "_reverse")

@@ -83,7 +83,7 @@ def test_state_dict_holds_the_nn_lstm_parameters(tmp_path: Path) -> None:
 
     state = torch.load(paths["state_dict_path"])
     assert sorted(state) == sorted(
-        f"rnn/lstm/0.lstm.{kind}_l0{suffix}"
+        f"rnn/lstm/0.rnn.{kind}_l0{suffix}"
         for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         for suffix in ("", "_reverse")
     )
@@ -105,12 +105,12 @@ def test_saved_program_runs_without_the_pipeline_package(tmp_path: Path) -> None
 
 
 def test_stage_refusal_is_a_picklable_pipeline_error(tmp_path: Path) -> None:
-    _, _, onnx_path, inputs_npz = write_model(tmp_path, LstmSpec(attributes={"clip": 2.0}))
+    _, _, onnx_path, inputs_npz = write_model(tmp_path, LstmSpec(peepholes="input"))
 
     with pytest.raises(NoExactConversionError) as refusal:
         import_and_run(onnx_path, inputs_npz, **stage_paths(tmp_path))
 
-    assert "clip" in str(pickle.loads(pickle.dumps(refusal.value)))
+    assert "input P" in str(pickle.loads(pickle.dumps(refusal.value)))
 
 
 def test_stage_names_the_graph_inputs_missing_from_the_inputs_file(tmp_path: Path) -> None:
