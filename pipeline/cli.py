@@ -1,12 +1,18 @@
 """The command line, and the only module that prints.
 
 ``python -m pipeline convert MODEL`` where MODEL is a YAML config (``.yaml``/``.yml``) or a
-model path. With a model path, tf2onnx's conventions name the inputs and outputs::
+model path: a TensorFlow frozen graph (``.pb``/``.pbtxt``) or an ONNX model (``.onnx``).
+With a frozen graph, tf2onnx's conventions name the inputs and outputs::
 
     python -m pipeline convert model.pb --inputs x:0[50,1,64] --outputs h:0 --opset 17
 
+An ONNX model's graph names them itself; ``--expected-npz`` adds expected outputs::
+
+    python -m pipeline convert model.onnx --inputs-npz in.npz --expected-npz out.npz
+
 Options also override a config's values. Exit status: 0 when every comparison passes, 1 when
-any fails, 2 when the model cannot be converted (the message says why), 130 on interrupt.
+any fails or nothing could serve as the reference, 2 when the model cannot be converted (the
+message says why), 130 on interrupt.
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline",
         description="Convert a TensorFlow recurrent model to ONNX and PyTorch, and prove that "
-        "all three agree.",
+        "all three agree; or convert an ONNX model to PyTorch, and prove that they agree.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -82,14 +88,22 @@ def _parser() -> argparse.ArgumentParser:
         description="Convert one model. Options override the values of a config.",
     )
     convert.add_argument(
-        "model", type=Path, metavar="MODEL", help="a .yaml/.yml config or a model (.pb/.pbtxt)"
+        "model",
+        type=Path,
+        metavar="MODEL",
+        help="a .yaml/.yml config, a frozen graph (.pb/.pbtxt) or an ONNX model (.onnx)",
     )
     convert.add_argument(
         "--inputs",
         metavar="NAME:0[d0,d1,...],...",
-        help="model inputs and their shapes, comma-separated (tf2onnx's convention)",
+        help="model inputs and their shapes, comma-separated (tf2onnx's convention); for an "
+        "ONNX model, shapes of its inputs (default: the graph's inputs)",
     )
-    convert.add_argument("--outputs", metavar="NAME:0,...", help="model outputs, comma-separated")
+    convert.add_argument(
+        "--outputs",
+        metavar="NAME:0,...",
+        help="model outputs, comma-separated (for an ONNX model, default: the graph's)",
+    )
     convert.add_argument(
         "--opset", type=int, help=f"ONNX opset, 14 or newer (default {DEFAULT_OPSET})"
     )
@@ -101,6 +115,12 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--seed", type=int, help="seed of the random inputs")
     convert.add_argument(
         "--inputs-npz", type=Path, metavar="FILE", help="input values keyed by tensor name"
+    )
+    convert.add_argument(
+        "--expected-npz",
+        type=Path,
+        metavar="FILE",
+        help="ONNX models only: expected outputs keyed by output name, compared as a party",
     )
     convert.add_argument(
         "--pin",
@@ -129,7 +149,7 @@ def _config_from_args(args: argparse.Namespace) -> ModelConfig:
     for key in ("opset", "atol", "rtol", "seed", "timeout"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
-    for key in ("output_dir", "inputs_npz"):
+    for key in ("output_dir", "inputs_npz", "expected_npz"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key).resolve()
     pins = dict(parse_pin(text) for text in args.pin)
@@ -169,6 +189,8 @@ def _print_result(result: ConversionResult) -> None:
     width = None if sys.stdout.isatty() else _PIPED_WIDTH
     console = Console(highlight=False, soft_wrap=True, width=width)
     console.print(_comparison_table(result))
+    for party, reason in result.comparison.not_run.items():
+        console.print(Text(f"Not run: {party} - {reason}", style="yellow"))
     console.print(Text("Recurrent nodes:", style="bold"))
     if not result.recurrent_nodes:
         console.print(Text("  none"))
@@ -195,6 +217,9 @@ def _comparison_table(result: ConversionResult) -> Table:
         )
         outcome = Text("PASS", style="green") if row.passed else Text("FAIL", style="bold red")
         table.add_row(*(Text(cell) for cell in cells), outcome)
+    for party in result.comparison.not_run:
+        cells = ("all", party, "-", "-", "-", "-")
+        table.add_row(*(Text(cell) for cell in cells), Text("NOT RUN", style="yellow"))
     return table
 
 

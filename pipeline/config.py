@@ -4,15 +4,23 @@ A config names the source, its inputs and outputs, the opset, the tolerances and
 folder. It comes from a YAML file (``load_config``) or from command-line options given with
 a model path (``config_from_model_path``); both end in the same ``ModelConfig``.
 
+The source's suffix says what it is: ``.onnx`` is an ONNX model, anything else a TensorFlow
+frozen graph (``.pb`` binary, ``.pbtxt`` text).
+
 Rules a reader can rely on:
 
 - Unknown keys are errors that name the key and suggest the nearest valid one.
 - Relative paths resolve against the config file's folder (against the current folder for a
   config built from the command line). The default ``output_dir`` is ``out/<name>`` under
   the current folder.
-- Tensor names keep TensorFlow's ``node:index`` form (``"x:0"``).
+- Tensor names keep TensorFlow's ``node:index`` form (``"x:0"``) for a TensorFlow source.
+  An ONNX source uses its value names as they are, and its graph supplies the inputs
+  (dtype, static shapes) and outputs the config leaves out (``pipeline.sources.onnx_model``).
 - An input with a ``value`` is *pinned*: the exporter replaces it by that constant before
-  export, so it is no model input any more and is never fed.
+  export, so it is no model input any more and is never fed. Only a TensorFlow source is
+  exported, so only its inputs can be pinned, and only its config takes an ``opset``.
+- ``expected_npz`` holds expected outputs; they take part in the comparison of an ONNX
+  source (TensorFlow's outputs are the reference of a TensorFlow source).
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from pydantic import (
 )
 
 from pipeline.errors import ConfigError
+from pipeline.sources import onnx_model
 
 DType = Literal["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]
 PinValue = bool | int | float | list[Any]
@@ -46,11 +55,28 @@ MIN_OPSET = 14
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1.0e-5
 
+TENSORFLOW_SOURCE = "tensorflow"
+ONNX_SOURCE = "onnx"
+
 _TENSOR_NAME = re.compile(r"^[^:\s]+:\d+$")
 _CONFIG_SUFFIXES = (".yaml", ".yml")
 
 
-def _check_tensor_name(name: str) -> str:
+def source_format(source: Any) -> str:
+    """``"onnx"`` for a ``.onnx`` path, else ``"tensorflow"`` (a frozen graph)."""
+    suffix = Path(str(source)).suffix.lower() if source is not None else ""
+    return ONNX_SOURCE if suffix == onnx_model.ONNX_SUFFIX else TENSORFLOW_SOURCE
+
+
+def _is_onnx_source(info: ValidationInfo) -> bool:
+    return (info.context or {}).get("source_format") == ONNX_SOURCE
+
+
+def _check_tensor_name(name: str, info: ValidationInfo) -> str:
+    if _is_onnx_source(info):
+        if not name:
+            raise ValueError("expected an ONNX value name, received an empty string")
+        return name
     if not _TENSOR_NAME.match(name):
         raise ValueError(
             f"expected a tensor name like 'x:0' (node name, colon, output index), "
@@ -91,8 +117,19 @@ class InputSpec(BaseModel):
 
     @field_validator("name")
     @classmethod
-    def _name_is_a_tensor_name(cls, name: str) -> str:
-        return _check_tensor_name(name)
+    def _name_is_a_tensor_name(cls, name: str, info: ValidationInfo) -> str:
+        return _check_tensor_name(name, info)
+
+    @field_validator("value")
+    @classmethod
+    def _pinned_only_for_tensorflow(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and _is_onnx_source(info):
+            raise ValueError(
+                "only inputs of a TensorFlow source can be pinned (its exporter folds the "
+                "constant in); an ONNX source is converted as given: drop `value` (--pin), "
+                "or give the input's values through inputs_npz"
+            )
+        return value
 
     @field_validator("shape")
     @classmethod
@@ -131,8 +168,10 @@ class ModelConfig(BaseModel):
     source: Path
     inputs: tuple[InputSpec, ...] = Field(min_length=1)
     inputs_npz: Path | None = None
+    expected_npz: Path | None = None
     outputs: tuple[str, ...] = Field(min_length=1)
-    opset: int = Field(default=DEFAULT_OPSET, ge=MIN_OPSET)
+    opset: int | None = Field(default=None, ge=MIN_OPSET)
+    """The export's opset; ``None`` for an ONNX source, which keeps its own."""
     atol: float = Field(default=DEFAULT_TOLERANCE, ge=0)
     rtol: float = Field(default=DEFAULT_TOLERANCE, ge=0)
     tolerances: dict[str, Tolerance] = Field(default_factory=dict)
@@ -151,6 +190,8 @@ class ModelConfig(BaseModel):
             data["name"] = Path(str(data["source"])).stem
         if data.get("output_dir") is None and isinstance(data.get("name"), str):
             data["output_dir"] = Path.cwd() / "out" / data["name"]
+        if data.get("opset") is None and source_format(data.get("source")) == TENSORFLOW_SOURCE:
+            data["opset"] = DEFAULT_OPSET
         return data
 
     @field_validator("name")
@@ -160,40 +201,63 @@ class ModelConfig(BaseModel):
             raise ValueError(f"expected a plain folder name, received {name!r}")
         return name
 
-    @field_validator("source", "inputs_npz", "output_dir")
+    @field_validator("source", "inputs_npz", "expected_npz", "output_dir")
     @classmethod
     def _resolve_against_base_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _resolve_path(value, info)
 
-    @field_validator("source", "inputs_npz")
+    @field_validator("source", "inputs_npz", "expected_npz")
     @classmethod
     def _file_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"file not found: {value}; check the path")
         return value
 
+    @field_validator("expected_npz")
+    @classmethod
+    def _expected_only_for_onnx(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not _is_onnx_source(info):
+            raise ValueError(
+                "expected outputs are compared for ONNX sources only; a TensorFlow source's "
+                "own outputs are the reference: drop expected_npz"
+            )
+        return value
+
+    @field_validator("opset")
+    @classmethod
+    def _opset_only_for_tensorflow(cls, opset: int | None, info: ValidationInfo) -> int | None:
+        if opset is not None and _is_onnx_source(info):
+            raise ValueError(
+                f"an ONNX source keeps its own opset, so none can be asked for (received "
+                f"{opset}); drop opset"
+            )
+        return opset
+
     @field_validator("outputs")
     @classmethod
-    def _outputs_are_tensor_names(cls, outputs: tuple[str, ...]) -> tuple[str, ...]:
+    def _outputs_are_tensor_names(
+        cls, outputs: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
         for name in outputs:
-            _check_tensor_name(name)
+            _check_tensor_name(name, info)
         duplicates = sorted({name for name in outputs if outputs.count(name) > 1})
         if duplicates:
             raise ValueError(f"outputs are listed twice: {duplicates}")
         return outputs
 
     @model_validator(mode="after")
-    def _inputs_and_tolerances_are_consistent(self) -> ModelConfig:
+    def _inputs_and_tolerances_are_consistent(self, info: ValidationInfo) -> ModelConfig:
         names = [spec.name for spec in self.inputs]
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"inputs are listed twice: {duplicates}")
         if self.inputs_npz is None:
             shapeless = [s.name for s in self.inputs if not s.is_pinned and s.shape is None]
+            where = " (the ONNX graph leaves dimensions symbolic)" if _is_onnx_source(info) else ""
             if shapeless:
                 raise ValueError(
-                    f"inputs {shapeless} have no shape and no inputs_npz gives their values; "
-                    "add `shape` to each, or set `inputs_npz`"
+                    f"inputs {shapeless} have no shape{where} and no inputs_npz gives their "
+                    "values; add `shape` to each (--inputs NAME[d0,d1,...]), or set `inputs_npz`"
                 )
         unknown = sorted(set(self.tolerances) - set(self.outputs))
         if unknown:
@@ -202,6 +266,11 @@ class ModelConfig(BaseModel):
                 f"{list(self.outputs)}"
             )
         return self
+
+    @property
+    def source_format(self) -> str:
+        """``"onnx"`` or ``"tensorflow"``, from the source's suffix."""
+        return source_format(self.source)
 
     @property
     def fed_inputs(self) -> tuple[InputSpec, ...]:
@@ -311,13 +380,37 @@ _COMMAND_LINE = "command line"
 
 
 def _validate(data: Mapping[str, Any], base_dir: Path, origin: str) -> ModelConfig:
+    kind = source_format(data.get("source"))
+    problems: list[str] = []
+    if kind == ONNX_SOURCE:
+        data, problems = _with_onnx_graph(data, base_dir)
+    context = {"base_dir": base_dir, "source_format": kind}
     try:
-        return ModelConfig.model_validate(data, context={"base_dir": base_dir})
+        config = ModelConfig.model_validate(data, context=context)
     except ValidationError as error:
         details = _without_consequential_errors(error.errors())
-        problems = [_describe_error(detail, origin) for detail in details]
+        if kind == ONNX_SOURCE:
+            details = [d for d in details if not _is_filled_from_the_graph(d)]
+        problems += [_describe_error(detail, origin) for detail in details]
+    if problems:
         message = f"invalid {origin}:\n" + "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(message) from None
+    return config
+
+
+def _with_onnx_graph(data: Mapping[str, Any], base_dir: Path) -> tuple[dict[str, Any], list[str]]:
+    """``data`` completed from the ONNX source's graph, when the file is there to read."""
+    source = data.get("source")
+    path = (base_dir / Path(str(source)).expanduser()).resolve()
+    if not path.is_file():
+        return dict(data), []  # validation reports the missing file
+    return onnx_model.fill_from_graph(data, onnx_model.read_signature(path))
+
+
+def _is_filled_from_the_graph(detail: Mapping[str, Any]) -> bool:
+    # An ONNX source that could not be read leaves inputs and outputs unset; the source's
+    # own error says why.
+    return detail["type"] == "missing" and tuple(detail["loc"]) in (("inputs",), ("outputs",))
 
 
 def _describe_error(detail: Mapping[str, Any], origin: str) -> str:

@@ -8,7 +8,9 @@ Random inputs are drawn from one ``numpy.random.default_rng(seed)`` in config or
 - bools: true or false with equal odds.
 
 Pinned inputs are constants folded into the graph, so they are never part of the arrays.
-Arrays cross process boundaries as ``.npz`` files keyed by tensor name (``"x:0"``).
+Arrays cross process boundaries as ``.npz`` files keyed by tensor name (``"x:0"``; for an
+ONNX source, the ONNX value name). An ONNX source's expected outputs come from an ``.npz``
+keyed by output name (``load_expected_npz``).
 """
 
 from __future__ import annotations
@@ -92,6 +94,22 @@ def load_inputs_npz(path: Path, specs: Sequence[InputSpec]) -> dict[str, np.ndar
     if ignored:
         logger.debug("inputs_npz %s: ignoring arrays %s", path, ignored)
     return arrays
+
+
+def load_expected_npz(path: Path, outputs: Sequence[str]) -> dict[str, np.ndarray]:
+    """The expected array of each of ``outputs`` from ``path``; every one must be there.
+
+    Keys that name no output are ignored, so one file may hold the inputs too.
+    """
+    stored = load_npz(path)
+    missing = [name for name in outputs if name not in stored]
+    if missing:
+        raise ConfigError(
+            f"expected_npz {path} has no array for the outputs {missing}; it holds "
+            f"{sorted(stored)}. Key each expected output by its ONNX output name, or leave "
+            "the output out of `outputs`"
+        )
+    return {name: stored[name] for name in outputs}
 
 
 def _find_key(stored: Mapping[str, np.ndarray], tensor_name: str) -> str | None:

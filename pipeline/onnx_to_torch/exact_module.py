@@ -77,10 +77,9 @@ class ExactRecurrence(nn.Module, OnnxToTorchModule):
         spec = self.spec
         if sequence_lens is None:
             sequence_lens = self.constant_lengths
-        X, initial_h, initial_c = to_time_major(spec.layout, X, initial_h, initial_c)
-        shape = (spec.num_directions, X.shape[1], spec.hidden_size)
-        h0 = initial_h if initial_h is not None else X.new_zeros(shape)
-        c0 = initial_c if initial_c is not None else X.new_zeros(shape)
+        X, h0, c0 = to_time_major(
+            spec.layout, X, initial_h, initial_c, spec.num_directions, spec.hidden_size
+        )
 
         ys, hs, cs = [], [], []
         for d in range(spec.num_directions):

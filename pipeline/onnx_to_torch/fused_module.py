@@ -80,11 +80,10 @@ class FusedRecurrence(nn.Module, OnnxToTorchModule):
         initial_h: torch.Tensor | None = None,
         initial_c: torch.Tensor | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        X, initial_h, initial_c = to_time_major(self.layout, X, initial_h, initial_c)
+        X, h0, c0 = to_time_major(
+            self.layout, X, initial_h, initial_c, self.num_directions, self.rnn.hidden_size
+        )
         steps, batch = X.shape[0], X.shape[1]
-        shape = (self.num_directions, batch, self.rnn.hidden_size)
-        h0 = initial_h if initial_h is not None else X.new_zeros(shape)
-        c0 = initial_c if initial_c is not None else X.new_zeros(shape)
 
         if sequence_lens is not None:
             if torch.compiler.is_exporting():

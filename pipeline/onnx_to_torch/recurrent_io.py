@@ -13,12 +13,23 @@ import torch
 
 
 def to_time_major(
-    layout: int, X: torch.Tensor, *states: torch.Tensor | None
-) -> tuple[torch.Tensor, ...]:
-    """``X`` and the initial states in layout 0; absent states stay ``None``."""
-    if layout == 0:
-        return (X, *states)
-    return (X.transpose(0, 1), *(None if s is None else s.transpose(0, 1) for s in states))
+    layout: int,
+    X: torch.Tensor,
+    initial_h: torch.Tensor | None,
+    initial_c: torch.Tensor | None,
+    num_directions: int,
+    hidden_size: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``X [T, B, I]`` and both initial states ``[D, B, H]``, absent ones as zeros."""
+    if layout == 1:
+        X = X.transpose(0, 1)
+        initial_h, initial_c = (
+            None if s is None else s.transpose(0, 1) for s in (initial_h, initial_c)
+        )
+    shape = (num_directions, X.shape[1], hidden_size)
+    h0 = initial_h if initial_h is not None else X.new_zeros(shape)
+    c0 = initial_c if initial_c is not None else X.new_zeros(shape)
+    return X, h0, c0
 
 
 def from_time_major(

@@ -10,6 +10,7 @@ Layout (keys in this order)::
                      process saw it, the finer timings a worker reported, and anything
                      else it reported (the torch stage's modules)
     versions         {package: version} of everything that took part
+    parties          reference, compared (reference first), not_run {party: reason}
     comparisons      one row per output and pair: shapes, max abs/rel error, tolerance, pass
     artifacts        the file names published beside the report
 
@@ -85,6 +86,11 @@ def build_report(
         ],
         "stages": [_stage_entry(stage) for stage in stages],
         "versions": dict(sorted(versions.items())),
+        "parties": {
+            "reference": comparison.reference,
+            "compared": list(comparison.parties),
+            "not_run": dict(comparison.not_run),
+        },
         "comparisons": [asdict(row) for row in comparison.rows],
         "artifacts": list(artifacts),
     }

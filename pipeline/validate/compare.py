@@ -13,12 +13,19 @@ array and ``b`` the reference's:
   tolerance.
 
 Errors are computed in float64. ``ComparisonResult.verdict`` is the one-line summary.
+
+The reference side of the pairs is the first party present in ``REFERENCE_PARTIES``:
+TensorFlow, else the expected outputs a user gave, else onnxruntime (``pairs_for``). A party
+that could not run (onnxruntime refuses some valid models) is left out of the pairs and
+recorded with its reason. With none of the three present only torch vs torch.export is left;
+that shows the export is faithful, not that the model is right, so the result fails with a
+verdict that says there is no reference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +33,10 @@ TENSORFLOW = "tensorflow"
 ONNXRUNTIME = "onnxruntime"
 TORCH = "torch"
 TORCH_EXPORT = "torch.export"
+EXPECTED = "expected"
+
+REFERENCE_PARTIES = (TENSORFLOW, EXPECTED, ONNXRUNTIME)
+"""Who may serve as the reference, in order of preference."""
 
 DEFAULT_PAIRS: tuple[tuple[str, str], ...] = (
     (TENSORFLOW, ONNXRUNTIME),
@@ -78,10 +89,16 @@ class ComparisonResult:
     """Every output under every pair, in output-then-pair order."""
 
     rows: tuple[OutputComparison, ...]
+    reference: str | None = None
+    """The party every other one is held against; ``None`` when no party could serve."""
+    parties: tuple[str, ...] = ()
+    """The parties compared, reference first."""
+    not_run: dict[str, str] = field(default_factory=dict)
+    """Parties that could not produce outputs: name -> why."""
 
     @property
     def passed(self) -> bool:
-        return all(row.passed for row in self.rows)
+        return self.reference is not None and all(row.passed for row in self.rows)
 
     @property
     def failures(self) -> tuple[OutputComparison, ...]:
@@ -94,18 +111,59 @@ class ComparisonResult:
         pairs = len({row.pair for row in self.rows})
         if not self.rows:
             return "FAILED: nothing was compared"
+        if self.reference is None:
+            return self._no_reference_verdict()
         if self.passed:
             worst = max(self.rows, key=lambda row: row.max_abs_error or 0.0)
             return (
                 f"PASSED: {_count(outputs, 'output')} x {_count(pairs, 'pair')} within "
                 f"tolerance; largest max abs error "
-                f"{worst.max_abs_error:.3g} ({worst.output}, {worst.pair})"
+                f"{worst.max_abs_error:.3g} ({worst.output}, {worst.pair})" + self._not_run_note()
             )
         failures = self.failures
         return (
             f"FAILED: {len(failures)} of {len(self.rows)} comparisons out of tolerance; "
-            f"first: {failures[0].describe()}"
+            f"first: {failures[0].describe()}" + self._not_run_note()
         )
+
+    def _not_run_note(self) -> str:
+        return f"; not run: {', '.join(self.not_run)}" if self.not_run else ""
+
+    def _no_reference_verdict(self) -> str:
+        missing = [f"{name} not run" for name in self.not_run if name in REFERENCE_PARTIES]
+        missing.append("no expected outputs given")
+        failures = self.failures
+        if failures:
+            outcome = (
+                f"{len(failures)} of {len(self.rows)} comparisons out of tolerance; "
+                f"first: {failures[0].describe()}"
+            )
+        else:
+            outcome = (
+                f"{' and '.join(self.parties)} agree within tolerance, "
+                "but that does not validate the model"
+            )
+        return (
+            f"FAILED: no reference to validate against ({', '.join(missing)}); {outcome}; "
+            "give expected outputs (expected_npz) to validate it"
+        )
+
+
+def pairs_for(parties: Collection[str]) -> tuple[tuple[str, str], ...]:
+    """The pairs to compare among ``parties``; with every party present, ``DEFAULT_PAIRS``.
+
+    The reference (see the module docstring) is held against each other party, and
+    onnxruntime against torch when onnxruntime is not itself the reference. Without any
+    reference party, torch serves as the reference of torch.export.
+    """
+    reference = next((name for name in REFERENCE_PARTIES if name in parties), TORCH)
+    candidates = [name for name in (EXPECTED, ONNXRUNTIME, TORCH) if name in parties]
+    pairs = [(reference, name) for name in candidates if name != reference]
+    if reference != ONNXRUNTIME and ONNXRUNTIME in parties and TORCH in parties:
+        pairs.append((ONNXRUNTIME, TORCH))
+    if TORCH_EXPORT in parties:
+        pairs.append((reference, TORCH_EXPORT))
+    return tuple(pairs)
 
 
 def compare_outputs(
@@ -113,11 +171,12 @@ def compare_outputs(
     outputs: Sequence[str],
     tolerance_for: ToleranceFor,
     pairs: Sequence[tuple[str, str]] = DEFAULT_PAIRS,
+    not_run: Mapping[str, str] | None = None,
 ) -> ComparisonResult:
     """Compare ``outputs`` between each pair of ``parties`` (party name -> arrays by name).
 
     ``tolerance_for(output)`` gives that output's ``(atol, rtol)``. Every party a pair
-    names must be present.
+    names must be present. ``not_run`` names parties that could not run, with the reason.
     """
     absent = sorted({name for pair in pairs for name in pair} - set(parties))
     if absent:
@@ -134,7 +193,14 @@ def compare_outputs(
         for output in outputs
         for reference, candidate in pairs
     ]
-    return ComparisonResult(tuple(rows))
+    compared = list(dict.fromkeys(name for pair in pairs for name in pair))
+    reference = next((name for name in REFERENCE_PARTIES if name in compared), None)
+    return ComparisonResult(
+        tuple(rows),
+        reference=reference,
+        parties=tuple(compared),
+        not_run=dict(not_run or {}),
+    )
 
 
 def compare_arrays(

@@ -1,6 +1,8 @@
 """Check the exported ONNX model, then run it in onnxruntime on CPU.
 
 onnxruntime clashes with neither TensorFlow nor torch, so this runs in the main process.
+onnxruntime refuses some valid models (an ONNX ``LSTM`` with ``layout=1``, for one); those
+failures raise ``OnnxRuntimeError``, so a caller with another reference can go on without it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ from pipeline.errors import ConversionError
 logger = logging.getLogger(__name__)
 
 _PROVIDERS = ["CPUExecutionProvider"]
+_LOG_ERRORS = 3
+
+_EXPORTER_AT_FAULT = "The exporter wrote an invalid model"
+
+
+class OnnxRuntimeError(ConversionError):
+    """onnxruntime could not load or run a model; the message holds its own reason."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +48,11 @@ class OnnxModelSummary:
         return sum(self.op_counts.values())
 
 
-def check_model(path: Path) -> OnnxModelSummary:
+def check_model(path: Path, at_fault: str = _EXPORTER_AT_FAULT) -> OnnxModelSummary:
     """Run ``onnx.checker`` (full check) and strict shape inference on ``path``.
 
-    Raises ``ConversionError`` naming the check that failed and what it reported.
+    Raises ``ConversionError`` naming the check that failed and what it reported;
+    ``at_fault`` is the sentence that says who wrote the invalid model.
     """
     try:
         model = onnx.load(str(path))
@@ -52,8 +62,8 @@ def check_model(path: Path) -> OnnxModelSummary:
         onnx.checker.check_model(str(path), full_check=True)
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as error:
         raise ConversionError(
-            f"{path} fails onnx.checker (full check): {error}. The exporter wrote an "
-            "invalid model; the message names the node or attribute at fault"
+            f"{path} fails onnx.checker (full check): {error}. {at_fault}; "
+            "the message names the node or attribute at fault"
         ) from error
     try:
         onnx.shape_inference.infer_shapes(model, strict_mode=True)
@@ -91,17 +101,21 @@ def _all_nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
                 yield from _all_nodes(subgraph)
 
 
-def run_onnxruntime(path: Path, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_onnxruntime(
+    path: Path, inputs: Mapping[str, np.ndarray], log_severity: int = _LOG_ERRORS
+) -> dict[str, np.ndarray]:
     """Run the model at ``path`` on CPU with ``inputs`` and return every output by name.
 
-    The feed must match the model's inputs exactly; a mismatch is reported with both lists.
+    The feed must match the model's inputs exactly; a mismatch is reported with both lists
+    (a ``ConversionError``). onnxruntime's own failures raise ``OnnxRuntimeError``.
+    ``log_severity`` is onnxruntime's: 3 logs its errors, 4 only fatal ones.
     """
     options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
+    options.log_severity_level = log_severity
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=_PROVIDERS)
     except Exception as error:
-        raise ConversionError(f"onnxruntime cannot load {path}: {error}") from error
+        raise OnnxRuntimeError(f"onnxruntime cannot load {path}: {error}") from error
     expected = [model_input.name for model_input in session.get_inputs()]
     missing = sorted(set(expected) - set(inputs))
     unexpected = sorted(set(inputs) - set(expected))
@@ -115,5 +129,5 @@ def run_onnxruntime(path: Path, inputs: Mapping[str, np.ndarray]) -> dict[str, n
     try:
         values = session.run(output_names, dict(inputs))
     except Exception as error:
-        raise ConversionError(f"onnxruntime failed to run {path}: {error}") from error
+        raise OnnxRuntimeError(f"onnxruntime failed to run {path}: {error}") from error
     return {name: np.asarray(value) for name, value in zip(output_names, values, strict=True)}
