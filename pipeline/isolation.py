@@ -119,8 +119,13 @@ def _as_plain_error(error: ConversionError) -> ConversionError:
 
 
 def _plain(value: Any, where: str) -> Any:
-    if value is None or isinstance(value, str | bool | int | float):
+    # NOTE: subclasses become their base type: torch.__version__ is a str subclass whose
+    # pickle would import torch into the main process.
+    if value is None or isinstance(value, bool):
         return value
+    for kind in (str, int, float):
+        if isinstance(value, kind):
+            return kind(value)
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, Mapping):

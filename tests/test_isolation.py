@@ -81,6 +81,15 @@ def test_a_result_that_is_not_plain_data_is_refused(pool: WorkerPool) -> None:
         run(pool, stand_ins.return_an_object)
 
 
+def test_str_subclasses_cross_as_plain_str_so_unpickling_imports_nothing(
+    pool: WorkerPool,
+) -> None:
+    result = run(pool, stand_ins.return_a_str_subclass)
+
+    assert type(result["versions"]["torch"]) is str
+    assert result == {"versions": {"torch": "2.14.1"}, "count": True}
+
+
 def test_a_framework_that_fails_to_import_is_reported_by_the_task() -> None:
     pool = WorkerPool("no_such_framework_for_tests")
     try:

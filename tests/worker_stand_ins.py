@@ -41,6 +41,14 @@ def raise_exporter_error() -> None:
     raise ExporterSourceError("node 'lstm' cannot be read")
 
 
+class VersionString(str):
+    """A ``str`` subclass, as ``torch.__version__`` is: its pickle names its module."""
+
+
+def return_a_str_subclass() -> dict:
+    return {"versions": {"torch": VersionString("2.14.1")}, "count": True}
+
+
 def return_an_object() -> dict:
     return {"fine": 1, "bad": object()}
 
