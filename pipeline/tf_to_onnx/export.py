@@ -13,13 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import onnx
-import tf2onnx
 
 from pipeline.errors import NoExactConversionError, UnsupportedOpsError
 from pipeline.recurrent import block_lstm_op
 from pipeline.tf_to_onnx.block_lstm_function import block_lstm_function
 from pipeline.tf_to_onnx.handlers import custom_op_handlers
 from pipeline.tf_to_onnx.records import ExportLog, RecurrentNodeRecord
+from pipeline.tf_to_onnx.tf2onnx_entry import convert_graph_def
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +47,13 @@ def export_graph_def(
         )
     log = ExportLog()
     with _tf2onnx_errors_reported_by_us():
-        model, _ = tf2onnx.convert.from_graph_def(
+        model = convert_graph_def(
             graph_def,
-            input_names=input_names,
-            output_names=output_names,
-            opset=opset,
-            custom_op_handlers=custom_op_handlers(log),
-            shape_override=input_shapes or None,
+            input_names,
+            output_names,
+            opset,
+            custom_op_handlers(log),
+            input_shapes or None,
         )
     if log.refusals:
         raise NoExactConversionError("\n".join(log.refusals))

@@ -3,10 +3,12 @@ LSTMBlockCell; GRUBlockCell) under dynamic_rnn, static_rnn, bidirectional_dynami
 MultiRNNCell, time-major and batch-major, agree three ways within 1e-5, and each takes the
 path recorded for it.
 
-NOTE(#3): only GRUBlockCell loops become a fused ONNX op (GRU). tf2onnx 1.17's LSTM and GRU
-rewriters look for ``MatMul(concat, Enter(kernel))``, but its own Grappler pass first folds
-each constant ``Enter`` into a ``Const``, so the other cells' while-loops stay an exact
-``Scan``. ``static_rnn`` is unrolled into plain ops and has no recurrent node at all.
+Each while-loop becomes one fused ONNX ``LSTM``/``GRU`` node where that is exact, and an
+exact ``Scan`` of the cell's ops where it is not (``LSTMCell`` with peepholes, ``cell_clip``
+and ``num_proj``: ONNX LSTM has neither projection nor a cell-state clip; and a
+``MultiRNNCell``, whose one loop holds every layer, which tf2onnx's rewriters do not split
+into one node per layer). ``static_rnn`` is
+unrolled into plain ops and has no recurrent node at all.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ CASES = (
 def _expected_recurrent_ops(spec: CellGraph) -> set[str]:
     if spec.runner == "static":
         return set()
-    return {"GRU"} if spec.cell == "gru_block" else {"Scan"}
+    if spec.cell == "lstm_full" or spec.layers > 1:
+        return {"Scan"}
+    return {"GRU"} if spec.cell.startswith("gru") else {"LSTM"}
 
 
 def _case_id(spec: CellGraph) -> str:
