@@ -6,7 +6,7 @@ DEFAULT_MODEL := configs/example.yaml
 MODEL ?= $(DEFAULT_MODEL)
 EXAMPLE_PB := build/example/lstm_block_fused.pb
 
-.PHONY: install example convert test lint
+.PHONY: install example convert test lint bench
 
 install: $(VENV)/.installed
 
@@ -31,3 +31,13 @@ test: install
 lint: install
 	$(PY) -m ruff check pipeline tests
 	$(PY) -m ruff format --check pipeline tests
+
+## make bench [ARGS="--quick"]: latency, conversion cost and memory of three model sizes;
+## prints the tables and writes BENCHMARKS.md. onnx2pytorch (a peer importer) is added
+## without its dependencies, so torch and onnx stay as installed.
+bench: install $(VENV)/.bench-installed
+	$(PY) -m pipeline.bench $(ARGS)
+
+$(VENV)/.bench-installed: | install
+	$(PY) -m pip install --quiet --no-deps onnx2pytorch==0.6.0
+	touch $@
