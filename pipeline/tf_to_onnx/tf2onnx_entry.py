@@ -1,27 +1,30 @@
-"""Which tf2onnx entry converts a GraphDef, and why TF1 while-loops take the other one.
+"""How tf2onnx converts a GraphDef: its public steps, taken one by one.
 
-``tf2onnx.convert.from_graph_def`` first runs Grappler over the graph. Its constant folding
-moves each constant behind an ``Enter`` into the loop frame as a ``Const`` of its own. tf2onnx
-1.17's LSTM and GRU rewriters look for the cell's kernel behind an ``Enter``, so after that
-pass they match nothing, and every TF1 ``LSTMCell``, ``BasicLSTMCell``, ``GRUCell`` or
-``LSTMBlockCell`` under ``dynamic_rnn`` becomes a generic ``Scan`` instead of one fused
-``LSTM``/``GRU`` node.
+``tf2onnx.convert.from_graph_def`` runs three public steps: Grappler
+(``tf_loader.tf_optimize``), ``tfonnx.process_tf_graph`` with our handlers, then
+``optimizer.optimize_graph``. They are called here one by one, for two reasons:
 
-A graph that holds TF1 while-loops (``Enter`` nodes) is therefore given to tf2onnx's public
-lower-level API without that Grappler pass: ``tfonnx.process_tf_graph``, then
-``optimizer.optimize_graph`` and ``make_model``, the same steps ``from_graph_def`` takes after
-Grappler. Every other graph goes through ``from_graph_def`` unchanged.
+- **TF1 while-loops skip Grappler.** Its constant folding moves each constant behind an
+  ``Enter`` into the loop frame as a ``Const`` of its own. tf2onnx 1.17's LSTM and GRU
+  rewriters look for the cell's kernel behind an ``Enter``, so after that pass they match
+  nothing, and every TF1 ``LSTMCell``, ``BasicLSTMCell``, ``GRUCell`` or ``LSTMBlockCell``
+  under ``dynamic_rnn`` would become a generic ``Scan`` instead of one fused node. A graph
+  with ``Enter`` nodes therefore goes to ``process_tf_graph`` as it is.
+- **The ONNX optimizers run without a deep copy per pass.** ``from_graph_def`` lets
+  ``optimize_graph`` deep-copy the whole graph before every optimizer of every iteration (to
+  restore it if one fails). With 128 MiB of weights that held about 7 GB at once. Here the
+  graph is copied once; only if an optimizer fails is that copy optimized the careful way.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 
 import onnx
 import tensorflow as tf
-import tf2onnx
-from tf2onnx import optimizer, tfonnx
+from tf2onnx import optimizer, tf_loader, tfonnx
 
 logger = logging.getLogger(__name__)
 
@@ -41,22 +44,34 @@ def convert_graph_def(
     custom_op_handlers: dict[str, tuple[Callable, list]],
     shape_override: dict[str, list[int]] | None,
 ) -> onnx.ModelProto:
-    """Convert ``graph_def`` with tf2onnx; see the module docstring for the entry taken."""
-    options = {
-        "input_names": input_names,
-        "output_names": output_names,
-        "opset": opset,
-        "custom_op_handlers": custom_op_handlers,
-        "shape_override": shape_override,
-    }
-    if not holds_tf1_while_loops(graph_def):
-        model, _ = tf2onnx.convert.from_graph_def(graph_def, **options)
-        return model
-    logger.debug("TF1 while-loops found: converting without tf2onnx's Grappler pass")
+    """Convert ``graph_def`` with tf2onnx; see the module docstring for the steps taken."""
+    if holds_tf1_while_loops(graph_def):
+        logger.debug("TF1 while-loops found: converting without tf2onnx's Grappler pass")
+    else:
+        with tf.Graph().as_default():
+            graph_def = tf_loader.tf_optimize(input_names, output_names, graph_def)
     with tf.Graph().as_default() as tf_graph:
         tf.import_graph_def(graph_def, name="")
         # NOTE: continue_on_error as from_graph_def sets it, so that every op tf2onnx cannot
         # convert is left in place for export.py to list at once.
-        graph = tfonnx.process_tf_graph(tf_graph, continue_on_error=True, **options)
-    graph = optimizer.optimize_graph(graph)
+        graph = tfonnx.process_tf_graph(
+            tf_graph,
+            continue_on_error=True,
+            input_names=input_names,
+            output_names=output_names,
+            opset=opset,
+            custom_op_handlers=custom_op_handlers,
+            shape_override=shape_override,
+        )
+    graph = _optimize(graph)
     return graph.make_model("converted from a TF1 GraphDef")
+
+
+def _optimize(graph):
+    """tf2onnx's ONNX optimizers over ``graph``; a failing one is skipped, as tf2onnx does."""
+    backup = copy.deepcopy(graph)
+    try:
+        return optimizer.optimize_graph(graph, catch_errors=False)
+    except Exception as error:  # tf2onnx's own fallback: skip the optimizer that failed
+        logger.warning("a tf2onnx optimizer failed (%r); optimizing again, skipping it", error)
+        return optimizer.optimize_graph(backup, catch_errors=True)
