@@ -103,12 +103,37 @@ def run_graph(
     with tf.compat.v1.Session(graph=graph) as session:
         try:
             values = session.run(tensors, feed_dict=feed_dict)
+        except tf.errors.InvalidArgumentError as error:
+            raise SourceError(_run_failure(error, _UNFED_HINT)) from error
         except tf.errors.OpError as error:
+            raise SourceError(_run_failure(error, "")) from error
+        except ValueError as error:  # a feed whose shape the placeholder does not accept
             raise SourceError(
-                f"TensorFlow failed to run the graph at node {error.op.name if error.op else '?'}"
-                f": {error.message}"
+                f"TensorFlow refused the inputs: {error}. Give each input the shape its "
+                "placeholder declares (--inputs NAME:0[d0,d1,...] or the config's inputs)."
             ) from error
     return {name: np.asarray(value) for name, value in values.items()}
+
+
+_UNFED_HINT = (
+    " A placeholder without a value (such as a dropout keep_prob) can be pinned to a constant: "
+    "--pin NAME:0=VALUE, or `value:` on the input in the config."
+)
+
+
+_TF_MESSAGE_NOISE = ("Graph execution error", "Detected at node", "Node:", "File ", "[[")
+
+
+def _run_failure(error: tf.errors.OpError, hint: str) -> str:
+    node = error.op.name if error.op is not None else "?"
+    # NOTE: TF wraps the reason in a header and a Python traceback of where the graph was
+    # built; keep the paragraphs that state the reason itself.
+    lines = [line.strip() for line in error.message.splitlines()]
+    reasons = [line for line in lines if line and not line.startswith(_TF_MESSAGE_NOISE)]
+    message = " ".join(reasons) or error.message.strip()
+    if hint and "must feed a value for placeholder" not in message:
+        hint = ""
+    return f"TensorFlow failed to run the graph at node {node!r}: {message}.{hint}"
 
 
 def _tensor(graph: tf.Graph, name: str, role: str) -> tf.Tensor:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import onnx
+import tf2onnx
 
 from pipeline.errors import NoExactConversionError, UnsupportedOpsError
 from pipeline.recurrent import block_lstm_op
@@ -24,6 +25,7 @@ from pipeline.tf_to_onnx.tf2onnx_entry import convert_graph_def
 logger = logging.getLogger(__name__)
 
 MIN_OPSET = 14
+MAX_OPSET = max(tf2onnx.constants.OPSET_TO_IR_VERSION)
 _RECURRENT_OPS = ("LSTM", "GRU", "RNN", "Scan", "Loop")
 
 
@@ -41,9 +43,11 @@ def export_graph_def(
     input_shapes: dict[str, list[int]] | None = None,
 ) -> ExportResult:
     """Convert ``graph_def`` to ONNX with our recurrent handlers registered."""
-    if opset < MIN_OPSET:
+    if not MIN_OPSET <= opset <= MAX_OPSET:
         raise NoExactConversionError(
-            f"opset {opset} is below {MIN_OPSET}, the first with LSTM 'layout'; use --opset 14+"
+            f"opset {opset} is outside {MIN_OPSET}..{MAX_OPSET}: {MIN_OPSET} is the first with "
+            f"LSTM 'layout', {MAX_OPSET} the last tf2onnx {tf2onnx.__version__} writes; use "
+            f"--opset {MIN_OPSET}..{MAX_OPSET}"
         )
     log = ExportLog()
     with _tf2onnx_errors_reported_by_us():

@@ -3,10 +3,14 @@
 They hold no fused op (a BasicLSTMCell and a GRUCell unrolled by static_rnn) and a dropout
 fed by ``keep_prob``, which is pinned to 1.0 so that the random mask folds away before export.
 Expected values are the outputs TensorFlow saved beside each graph.
+
+The graphs live in ``shared/models`` beside the repository (where CI puts it);
+``SHARED_MODELS=/path/to/models`` points elsewhere.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +21,21 @@ import torch
 
 from pipeline.config import config_from_model_path
 from pipeline.convert import convert_model
+from pipeline.errors import SourceError
 
-MODELS = Path(__file__).resolve().parents[2].parent / "shared" / "models"
+MODELS = Path(
+    os.environ.get("SHARED_MODELS", Path(__file__).resolve().parents[2].parent / "shared/models")
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _shared_models_are_there() -> None:
+    if not (MODELS / "lstm_frozen.pb").is_file():
+        pytest.fail(
+            f"the real TF1 graphs are not in {MODELS}: put the repository beside shared/ "
+            "(as CI does), or set SHARED_MODELS to the folder holding lstm_frozen.pb",
+            pytrace=False,
+        )
 
 
 @pytest.mark.slow
@@ -49,3 +66,21 @@ def test_real_tf1_graph_matches_its_saved_output_three_ways(framework_workers, t
     (torch_output,) = program.module()(torch.from_numpy(example["X"]))
     for output in (ort_output, torch_output.detach().numpy()):
         np.testing.assert_allclose(output, example["output"], rtol=0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_an_unpinned_keep_prob_is_refused_with_the_pin_to_use(framework_workers, tmp_path):
+    config = config_from_model_path(
+        MODELS / "lstm_frozen.pb",
+        {
+            "inputs": [{"name": "X:0", "shape": [1, 784]}],
+            "outputs": ["output:0"],
+            "output_dir": tmp_path / "out",
+        },
+    )
+
+    with pytest.raises(SourceError, match="keep_prob") as refusal:
+        convert_model(config, framework_workers)
+
+    assert "--pin NAME:0=VALUE" in str(refusal.value)
+    assert not (tmp_path / "out").exists()
