@@ -56,9 +56,12 @@ class ExactRecurrence(nn.Module, OnnxToTorchModule):
         B: torch.Tensor,
         P: torch.Tensor | None = None,
         constant_lengths: torch.Tensor | None = None,
+        blockers: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.spec = spec
+        self.blockers = blockers
+        """Why ``nn.LSTM``/``nn.GRU``/``nn.RNN`` would not be exact for this node."""
         self.register_buffer("constant_lengths", constant_lengths, persistent=False)
         self.W = nn.Parameter(W)
         self.R = nn.Parameter(R)

@@ -106,6 +106,11 @@ class FusedRecurrence(nn.Module, OnnxToTorchModule):
         return 2 if self.rnn.bidirectional else 1
 
     @property
+    def blockers(self) -> tuple[str, ...]:
+        """Nothing keeps ``self.rnn`` from being exact: it is used."""
+        return ()
+
+    @property
     def is_lstm(self) -> bool:
         return isinstance(self.rnn, nn.LSTM)
 

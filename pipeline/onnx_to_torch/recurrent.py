@@ -69,7 +69,7 @@ def convert_recurrent(node: OnnxNode, graph: OnnxGraph) -> OperationConverterRes
         lengths_name = ""
     blockers = torch_blockers(spec, weights["P"])
     if blockers:
-        module = _exact_module(spec, W, R, B, weights["P"], constant_lengths)
+        module = _exact_module(spec, W, R, B, weights["P"], constant_lengths, blockers)
     else:
         module = FusedRecurrence(
             _build_torch_rnn(spec, W, R, B),
@@ -79,7 +79,6 @@ def convert_recurrent(node: OnnxNode, graph: OnnxGraph) -> OperationConverterRes
             constant_lengths=None if constant_lengths is None else constant_lengths.tolist(),
             dynamic_lengths=bool(lengths_name),
         )
-    module.blockers = blockers
 
     states = [inputs.get(key, "") for key in STATE_INPUTS[op_type]]
     mapping_inputs = [inputs["X"], lengths_name, *states]
@@ -163,12 +162,14 @@ def _read_spec(node: OnnxNode, name: str, W: np.ndarray, R: np.ndarray) -> Recur
     )
 
 
-def _exact_module(spec, W, R, B, P, constant_lengths) -> ExactRecurrence:
+def _exact_module(spec, W, R, B, P, constant_lengths, blockers) -> ExactRecurrence:
     def tensor(array: np.ndarray | None) -> torch.Tensor | None:
         return None if array is None else torch.from_numpy(np.ascontiguousarray(array))
 
     lengths = None if constant_lengths is None else constant_lengths.astype(np.int64)
-    return ExactRecurrence(spec, tensor(W), tensor(R), tensor(B), tensor(P), tensor(lengths))
+    return ExactRecurrence(
+        spec, tensor(W), tensor(R), tensor(B), tensor(P), tensor(lengths), tuple(blockers)
+    )
 
 
 def _build_torch_rnn(
