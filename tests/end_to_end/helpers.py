@@ -10,6 +10,7 @@ from pipeline.config import ModelConfig, config_from_model_path
 from pipeline.convert import ConversionResult, convert_model
 from pipeline.isolation import Workers
 from pipeline.sources.example import BlockLstmSpec
+from tests.tf1_cells import CellGraph
 
 ATOL = 1e-5
 
@@ -49,6 +50,25 @@ def block_lstm_config(source: Path, spec: BlockLstmSpec, output_dir: Path) -> Mo
 def convert_block_lstm(workers: Workers, spec: BlockLstmSpec, folder: Path) -> ConversionResult:
     source = write_graph(workers, spec, folder)
     return convert_model(block_lstm_config(source, spec, folder / "out"), workers)
+
+
+def convert_cell_graph(workers: Workers, spec: CellGraph, folder: Path) -> ConversionResult:
+    """Build a TF1 cell graph in the TF worker and convert it (outputs ``y:0``, ``state:0``)."""
+    graph = workers.run_tf(
+        "tests.tf1_cells:write_cell_graph", spec, str(folder / "cell.pb"),
+        timeout=120, model=f"{spec.cell} graph builder",
+    )  # fmt: skip
+    config = config_from_model_path(
+        graph,
+        {
+            "inputs": [{"name": "x:0", "shape": spec.input_shape}],
+            "outputs": ["y:0", "state:0"],
+            "output_dir": folder / "out",
+            "atol": ATOL,
+            "rtol": 0.0,
+        },
+    )
+    return convert_model(config, workers)
 
 
 def describe_errors(result: ConversionResult) -> str:

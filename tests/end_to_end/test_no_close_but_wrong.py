@@ -22,14 +22,12 @@ import onnx
 import pytest
 import torch
 
-from pipeline.config import config_from_model_path
-from pipeline.convert import convert_model
 from pipeline.onnx_to_torch.exact_module import ExactRecurrence
 from pipeline.onnx_to_torch.fused_module import FusedRecurrence
 from pipeline.onnx_to_torch.importer import import_onnx
 from pipeline.sources.example import BlockLstmSpec
 from pipeline.tf_to_onnx.records import EXACT_PATH, FUSED_PATH
-from tests.end_to_end.helpers import convert_block_lstm, describe_errors
+from tests.end_to_end.helpers import convert_block_lstm, convert_cell_graph, describe_errors
 from tests.onnx_to_torch.onnx_lstm_models import max_errors
 from tests.onnx_to_torch.onnx_rnn_models import RnnSpec, build_rnn_model, reference_outputs
 from tests.tf1_cells import CellGraph
@@ -80,23 +78,7 @@ def test_tf_feature_takes_an_exact_path_and_never_onnx_clip(
 
 @pytest.mark.slow
 def test_a_projection_stays_an_exact_scan(framework_workers, tmp_path):
-    spec = CellGraph("lstm_full")
-    graph = framework_workers.run_tf(
-        "tests.tf1_cells:write_cell_graph", spec, str(tmp_path / "cell.pb"),
-        timeout=120, model="num_proj",
-    )  # fmt: skip
-    config = config_from_model_path(
-        graph,
-        {
-            "inputs": [{"name": "x:0", "shape": spec.input_shape}],
-            "outputs": ["y:0", "state:0"],
-            "output_dir": tmp_path / "out",
-            "atol": 1e-5,
-            "rtol": 0.0,
-        },
-    )
-
-    result = convert_model(config, framework_workers)
+    result = convert_cell_graph(framework_workers, CellGraph("lstm_full"), tmp_path)
 
     assert result.passed, describe_errors(result)
     assert [node.op for node in result.recurrent_nodes] == ["Scan"]

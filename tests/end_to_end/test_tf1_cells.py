@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import config_from_model_path
-from pipeline.convert import convert_model
-from tests.end_to_end.helpers import describe_errors
+from tests.end_to_end.helpers import convert_cell_graph, describe_errors
 from tests.tf1_cells import CellGraph
 
 CELLS = ["lstm", "lstm_full", "basic_lstm", "gru", "lstm_block", "gru_block"]
@@ -49,22 +47,7 @@ def _case_id(spec: CellGraph) -> str:
 @pytest.mark.slow
 @pytest.mark.parametrize("spec", CASES, ids=_case_id)
 def test_tf1_cell_graph_agrees_three_ways_within_1e_5(framework_workers, tmp_path, spec):
-    graph = framework_workers.run_tf(
-        "tests.tf1_cells:write_cell_graph", spec, str(tmp_path / "cell.pb"),
-        timeout=120, model=_case_id(spec),
-    )  # fmt: skip
-    config = config_from_model_path(
-        graph,
-        {
-            "inputs": [{"name": "x:0", "shape": spec.input_shape}],
-            "outputs": ["y:0", "state:0"],
-            "output_dir": tmp_path / "out",
-            "atol": 1e-5,
-            "rtol": 0.0,
-        },
-    )
-
-    result = convert_model(config, framework_workers)
+    result = convert_cell_graph(framework_workers, spec, tmp_path)
 
     assert result.passed, describe_errors(result)
     assert {node.op for node in result.recurrent_nodes} == _expected_recurrent_ops(spec)
