@@ -6,7 +6,7 @@ DEFAULT_MODEL := configs/example.yaml
 MODEL ?= $(DEFAULT_MODEL)
 EXAMPLE_PB := build/example/lstm_block_fused.pb
 
-.PHONY: install example convert test lint bench
+.PHONY: install example convert convert-all test lint bench
 
 install: $(VENV)/.installed
 
@@ -24,6 +24,12 @@ $(EXAMPLE_PB): pipeline/sources/example.py | install
 ## make convert [MODEL=config.yaml|model.pb] [ARGS="--outputs ..."]
 convert: install $(if $(filter $(DEFAULT_MODEL),$(MODEL)),$(EXAMPLE_PB))
 	$(PY) -m pipeline convert $(MODEL) $(ARGS)
+
+## make convert-all [CONFIGS="configs other/"] [ARGS="--jobs 2 --force"]: every model of
+## every config found, several at a time; models already converted are skipped.
+CONFIGS ?= configs
+convert-all: install $(EXAMPLE_PB)
+	$(PY) -m pipeline batch $(CONFIGS) $(ARGS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -13,25 +13,47 @@ An ONNX model's graph names them itself; ``--expected-npz`` adds expected output
 Options also override a config's values. Exit status: 0 when every comparison passes, 1 when
 any fails or nothing could serve as the reference, 2 when the model cannot be converted (the
 message says why), 130 on interrupt.
+
+``python -m pipeline batch PATH...`` converts every model of the configs given, or found in
+the folders given, ``--jobs`` at a time, skipping those already converted (``pipeline.batch``).
+It shows a progress display, then a summary table, and writes ``index.md``. Exit status: 0
+when every model passed or was up to date, 1 when some mismatched and none failed, 2 when
+any failed, 130 on interrupt.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import signal
 import sys
+import threading
+import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
 from pipeline import __version__
+from pipeline.batch import outcome as outcomes
+from pipeline.batch.expansion import BatchEntry, expand_paths
+from pipeline.batch.outcome import ModelOutcome
+from pipeline.batch.schedule import plan_batch, run_batch
 from pipeline.config import (
     DEFAULT_OPSET,
     ModelConfig,
@@ -43,8 +65,10 @@ from pipeline.config import (
     parse_pin,
 )
 from pipeline.convert import ConversionResult, convert_model
+from pipeline.convert.run import DEFAULT_TARGETS
 from pipeline.errors import ConversionError, StageFailedError
-from pipeline.isolation import Workers
+from pipeline.isolation import LOG_FILE_FORMAT, Workers
+from pipeline.report.index import write_index
 from pipeline.validate.compare import OutputComparison
 
 EXIT_PASSED = 0
@@ -53,16 +77,27 @@ EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
 
 _PIPED_WIDTH = 160
+_CONSOLE_FORMAT = "%(levelname)s %(name)s: %(message)s"
+DEFAULT_INDEX = Path("out") / "index.md"
+BATCH_TARGETS = DEFAULT_TARGETS
+"""The framework stages of a batch (tests substitute stand-ins)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
-    log_level = _configure_logging(args.verbose, args.quiet)
     signal.signal(signal.SIGTERM, _interrupt)
+    quiet_default = logging.WARNING if args.command == "batch" else logging.INFO
+    with _logging(args.verbose, args.quiet, args.log_file, quiet_default) as log_level:
+        if args.command == "batch":
+            return _batch(args, log_level)
+        return _convert(args, log_level)
+
+
+def _convert(args: argparse.Namespace, log_level: int) -> int:
     try:
         config = _config_from_args(args)
-        with Workers(log_level=log_level) as workers:
+        with Workers(log_level=log_level, log_file=_log_file(args)) as workers:
             result = convert_model(config, workers)
     except ConversionError as error:
         _print_error(error, verbose=args.verbose > 0)
@@ -132,12 +167,61 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="time limit of each stage"
     )
-    loudness = convert.add_mutually_exclusive_group()
-    loudness.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log details, show tracebacks"
-    )
-    loudness.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    _add_logging_options(convert, quiet_help="log warnings only")
+    _add_batch_parser(commands)
     return parser
+
+
+def _add_batch_parser(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="convert every model of the configs given or found in folders",
+        description="Convert every model of the configs given, or found in the folders given "
+        "(a config may describe several models), several at a time. Models converted before "
+        "whose source, config and tool versions are unchanged are skipped.",
+    )
+    batch.add_argument(
+        "paths", type=Path, nargs="+", metavar="PATH", help="a .yaml/.yml config or a folder"
+    )
+    batch.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=_core_count(),
+        metavar="N",
+        help=f"models converted at once, each with its own workers (default {_core_count()}, "
+        "the cores)",
+    )
+    batch.add_argument("--force", action="store_true", help="convert even up-to-date models")
+    batch.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="time limit of each stage, every model"
+    )
+    batch.add_argument(
+        "--index",
+        type=Path,
+        default=DEFAULT_INDEX,
+        metavar="FILE",
+        help=f"the index report linking every model's report (default {DEFAULT_INDEX})",
+    )
+    _add_logging_options(batch, quiet_help="log errors only", verbose_help="log each stage")
+
+
+def _add_logging_options(
+    parser: argparse.ArgumentParser,
+    *,
+    quiet_help: str,
+    verbose_help: str = "log details, show tracebacks",
+) -> None:
+    parser.add_argument(
+        "--log-file", type=Path, metavar="FILE", help="also append the full DEBUG log to FILE"
+    )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
+    loudness.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+
+
+def _core_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _config_from_args(args: argparse.Namespace) -> ModelConfig:
@@ -158,12 +242,53 @@ def _config_from_args(args: argparse.Namespace) -> ModelConfig:
     return config_from_model_path(args.model.resolve(), overrides, pins)
 
 
-def _configure_logging(verbose: int, quiet: bool) -> int:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    return level
+@contextlib.contextmanager
+def _logging(verbose: int, quiet: bool, log_file: Path | None, default: int) -> Iterator[int]:
+    """Log to stderr at the level asked for, and all of it to ``log_file``; yields the level.
+
+    ``default`` is the level without ``-v``/``-q``: INFO for ``convert``, WARNING for
+    ``batch`` (whose progress display says what runs). Each ``-v`` is one level more.
+    """
+    levels = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
+    if quiet:
+        level = levels[levels.index(default) - 1]
+    else:
+        level = levels[min(levels.index(default) + verbose, len(levels) - 1)]
+    root = logging.getLogger()
+    added: list[logging.Handler] = []
+    if not root.handlers:  # as logging.basicConfig: a host that set logging up keeps it
+        console = _StderrHandler()
+        console.setFormatter(logging.Formatter(_CONSOLE_FORMAT))
+        console.setLevel(level)
+        added.append(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        detail = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+        detail.setFormatter(logging.Formatter(LOG_FILE_FORMAT))
+        added.append(detail)
+    previous_level = root.level
+    for handler in added:
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if log_file is not None else level)
+    try:
+        yield level
+    finally:
+        for handler in added:
+            root.removeHandler(handler)
+            handler.close()
+        root.setLevel(previous_level)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is at each record, so rich's live display stays last."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.setStream(sys.stderr)
+        super().emit(record)
+
+
+def _log_file(args: argparse.Namespace) -> str | None:
+    return None if args.log_file is None else str(args.log_file.resolve())
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
@@ -235,3 +360,159 @@ def _shape(shape: tuple[int, ...] | None) -> str:
 
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3g}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Batch
+
+
+def _batch(args: argparse.Namespace, log_level: int) -> int:
+    if args.jobs < 1:
+        print(f"error: --jobs: expected 1 or more, received {args.jobs}", file=sys.stderr)
+        return EXIT_ERROR
+    overrides = {} if args.timeout is None else {"timeout": args.timeout}
+    try:
+        entries = expand_paths(args.paths, overrides)
+    except ConversionError as error:
+        _print_error(error, verbose=args.verbose > 1)
+        return EXIT_ERROR
+    console = Console(highlight=False, soft_wrap=True, width=_width(), stderr=False)
+    start = time.perf_counter()
+    plan = plan_batch(entries, force=args.force)
+    # Pools sized by the work left: every worker imports its framework, used or not.
+    jobs = max(1, min(args.jobs, sum(planned.needs_conversion for planned in plan)))
+    try:
+        with (
+            _progress(console) as progress,
+            Workers(max_workers=jobs, log_level=log_level, log_file=_log_file(args)) as workers,
+        ):
+            listener = _BatchProgress(progress, console, len(entries))
+            results = run_batch(
+                plan,
+                workers,
+                jobs=jobs,
+                targets=BATCH_TARGETS,
+                listener=listener,
+            )
+    except KeyboardInterrupt:
+        print(
+            "interrupted; finished models are published, a rerun resumes with the rest",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    wall_seconds = time.perf_counter() - start
+    index = write_index(args.index, results, wall_seconds)
+    console.print(_summary_table(results))
+    console.print(Text(_batch_verdict(results, wall_seconds, jobs, index), style="bold"))
+    if any(result.status == outcomes.FAILED for result in results):
+        return EXIT_ERROR
+    if any(result.status == outcomes.MISMATCH for result in results):
+        return EXIT_MISMATCH
+    return EXIT_PASSED
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+class _BatchProgress:
+    """The progress display: models done, failed and running, and the time left."""
+
+    def __init__(self, progress: Progress, console: Console, total: int) -> None:
+        self._progress = progress
+        self._console = console
+        self._lock = threading.Lock()
+        self._running: list[str] = []
+        self._done = self._failed = 0
+        self._task = progress.add_task("batch", total=total, counts=self._counts())
+
+    def started(self, entry: BatchEntry) -> None:
+        with self._lock:
+            self._running.append(entry.name)
+            self._progress.update(self._task, counts=self._counts())
+
+    def finished(self, outcome: ModelOutcome) -> None:
+        with self._lock:
+            if outcome.name in self._running:
+                self._running.remove(outcome.name)
+            self._done += 1
+            self._failed += not outcome.ok
+            self._progress.update(self._task, advance=1, counts=self._counts())
+            style = "green" if outcome.ok else "bold red"
+            first_line = outcome.reason.splitlines()[0] if outcome.reason else ""
+            self._progress.console.print(
+                Text(f"{outcome.status:>8} ", style=style)
+                + Text(f"{outcome.name} ({outcome.seconds:.1f} s): {first_line}")
+            )
+
+    def _counts(self) -> str:
+        running = ", ".join(self._running[:4]) + (", ..." if len(self._running) > 4 else "")
+        text = f"done {self._done}, failed {self._failed}, running {len(self._running)}"
+        return f"{text} ({running})" if running else text
+
+
+def _summary_table(results: Sequence[ModelOutcome]) -> Table:
+    table = Table(title="Batch: one row per model", title_justify="left", show_lines=True)
+    for column in ("model", "status", "worst max abs error per pair", "time", "recurrent nodes"):
+        table.add_column(column)
+    table.add_column("reason", overflow="fold")
+    styles = {
+        outcomes.PASSED: "green",
+        outcomes.SKIPPED: "green",
+        outcomes.MISMATCH: "bold red",
+        outcomes.FAILED: "bold red",
+    }
+    for result in results:
+        worst = "\n".join(
+            f"{_short_pair(pair)} {_number(value)}" for pair, value in result.worst_errors.items()
+        )
+        reason = "" if result.status == outcomes.PASSED else result.reason
+        table.add_row(
+            Text(result.name),
+            Text(result.status, style=styles[result.status]),
+            Text(worst or "-"),
+            Text(f"{result.seconds:.1f} s"),
+            Text("\n".join(result.recurrent_paths) or "-"),
+            Text(reason),
+        )
+    return table
+
+
+_SHORT_PARTIES = {
+    "tensorflow": "tf",
+    "onnxruntime": "ort",
+    "torch": "torch",
+    "torch.export": "pt2",
+    "expected": "expected",
+}
+
+
+def _short_pair(pair: str) -> str:
+    reference, _, candidate = pair.partition(" vs ")
+    return "-".join(_SHORT_PARTIES.get(party, party) for party in (reference, candidate))
+
+
+def _batch_verdict(
+    results: Sequence[ModelOutcome], wall_seconds: float, jobs: int, index: Path
+) -> str:
+    counts = {status: 0 for status in outcomes.STATUSES}
+    for result in results:
+        counts[result.status] += 1
+    tally = ", ".join(f"{count} {status}" for status, count in counts.items())
+    return (
+        f"{len(results)} models in {wall_seconds:.1f} s with {jobs} job(s): {tally}; index: {index}"
+    )
+
+
+def _width() -> int | None:
+    return None if sys.stdout.isatty() else _PIPED_WIDTH

@@ -1,4 +1,4 @@
-"""The conversion config: one model per file, flat, typed and strict.
+"""The conversion config: one model, flat, typed and strict.
 
 A config names the source, its inputs and outputs, the opset, the tolerances and the output
 folder. It comes from a YAML file (``load_config``) or from command-line options given with
@@ -9,7 +9,10 @@ frozen graph (``.pb`` binary, ``.pbtxt`` text).
 
 Rules a reader can rely on:
 
-- Unknown keys are errors that name the key and suggest the nearest valid one.
+- Unknown keys are errors that name the key, its line in the file, and suggest the nearest
+  valid one.
+- A file with a top-level ``models:`` list describes several models; ``pipeline.batch``
+  expands it into one ``ModelConfig`` each.
 - Relative paths resolve against the config file's folder (against the current folder for a
   config built from the command line). The default ``output_dir`` is ``out/<name>`` under
   the current folder.
@@ -45,6 +48,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.config_yaml import Locator, locator, read_yaml
 from pipeline.errors import ConfigError
 from pipeline.sources import onnx_model
 
@@ -52,6 +56,9 @@ DType = Literal["float16", "float32", "float64", "int8", "int16", "int32", "int6
 PinValue = bool | int | float | list[Any]
 
 MIN_OPSET = 14
+MAX_OPSET = 18
+"""The last opset tf2onnx 1.17 writes (its ``constants.OPSET_TO_IR_VERSION``); importing
+tf2onnx here would import TensorFlow, so the export checks it again against tf2onnx itself."""
 DEFAULT_OPSET = 17
 DEFAULT_TOLERANCE = 1.0e-5
 
@@ -60,6 +67,9 @@ ONNX_SOURCE = "onnx"
 
 _TENSOR_NAME = re.compile(r"^[^:\s]+:\d+$")
 _CONFIG_SUFFIXES = (".yaml", ".yml")
+SOURCE_SUFFIXES = (".pb", ".pbtxt", ".onnx")
+MODELS_KEY = "models"
+"""A file with this top-level key describes several models (``pipeline.batch.expansion``)."""
 
 
 def source_format(source: Any) -> str:
@@ -170,7 +180,7 @@ class ModelConfig(BaseModel):
     inputs_npz: Path | None = None
     expected_npz: Path | None = None
     outputs: tuple[str, ...] = Field(min_length=1)
-    opset: int | None = Field(default=None, ge=MIN_OPSET)
+    opset: int | None = Field(default=None, ge=MIN_OPSET, le=MAX_OPSET)
     """The export's opset; ``None`` for an ONNX source, which keeps its own."""
     atol: float = Field(default=DEFAULT_TOLERANCE, ge=0)
     rtol: float = Field(default=DEFAULT_TOLERANCE, ge=0)
@@ -211,6 +221,16 @@ class ModelConfig(BaseModel):
     def _file_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"file not found: {value}; check the path")
+        return value
+
+    @field_validator("source")
+    @classmethod
+    def _source_kind_is_known(cls, value: Path) -> Path:
+        if value.suffix.lower() not in SOURCE_SUFFIXES:
+            raise ValueError(
+                f"{value.name}: expected a frozen graph (.pb, .pbtxt) or an ONNX model (.onnx), "
+                f"from its suffix; received {value.suffix or 'no suffix'!r}"
+            )
         return value
 
     @field_validator("expected_npz")
@@ -311,22 +331,25 @@ def load_config(
     Relative paths in the file resolve against its folder; paths in ``overrides`` should
     already be absolute.
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ConfigError(f"cannot read config {path}: {error.strerror}") from error
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"config {path} is not valid YAML: {error}") from error
+    document = read_yaml(Path(path))
+    data = document.data
     if not isinstance(data, dict):
         raise ConfigError(
             f"config {path}: expected a mapping of keys (name, source, inputs, ...) at the top, "
             f"received {type(data).__name__}"
         )
-    data = _apply_overrides(data, overrides or {}, pins or {})
-    return _validate(data, base_dir=path.resolve().parent, origin=f"config {path}")
+    if MODELS_KEY in data:
+        raise ConfigError(
+            f"config {path} describes several models (`{MODELS_KEY}:`); convert them with "
+            f"`python -m pipeline batch {path}`"
+        )
+    data = apply_overrides(data, overrides or {}, pins or {})
+    return validate_config(
+        data,
+        base_dir=Path(path).resolve().parent,
+        origin=f"config {path}",
+        locate=locator(document.root),
+    )
 
 
 def config_from_model_path(
@@ -335,11 +358,11 @@ def config_from_model_path(
     pins: Mapping[str, PinValue] | None = None,
 ) -> ModelConfig:
     """Build the config for a model path from command-line values (config keys)."""
-    data = _apply_overrides({"source": str(source)}, overrides, pins or {})
-    return _validate(data, base_dir=Path.cwd(), origin=_COMMAND_LINE)
+    data = apply_overrides({"source": str(source)}, overrides, pins or {})
+    return validate_config(data, base_dir=Path.cwd(), origin=_COMMAND_LINE)
 
 
-def _apply_overrides(
+def apply_overrides(
     data: dict[str, Any], overrides: Mapping[str, Any], pins: Mapping[str, PinValue]
 ) -> dict[str, Any]:
     merged = dict(data)
@@ -379,7 +402,14 @@ def _pin_inputs(inputs: Sequence[Any], pins: Mapping[str, PinValue]) -> list[Any
 _COMMAND_LINE = "command line"
 
 
-def _validate(data: Mapping[str, Any], base_dir: Path, origin: str) -> ModelConfig:
+def validate_config(
+    data: Mapping[str, Any], base_dir: Path, origin: str, locate: Locator | None = None
+) -> ModelConfig:
+    """Validate ``data`` into a ``ModelConfig``; every problem at once, in one ``ConfigError``.
+
+    Relative paths resolve against ``base_dir``. ``origin`` names the file (or the command
+    line) in the message, and ``locate`` gives the line of each problem's key.
+    """
     kind = source_format(data.get("source"))
     problems: list[str] = []
     if kind == ONNX_SOURCE:
@@ -391,7 +421,7 @@ def _validate(data: Mapping[str, Any], base_dir: Path, origin: str) -> ModelConf
         details = _without_consequential_errors(error.errors())
         if kind == ONNX_SOURCE:
             details = [d for d in details if not _is_filled_from_the_graph(d)]
-        problems += [_describe_error(detail, origin) for detail in details]
+        problems += [_describe_error(detail, origin, locate) for detail in details]
     if problems:
         message = f"invalid {origin}:\n" + "\n".join(f"  - {p}" for p in problems)
         raise ConfigError(message) from None
@@ -413,9 +443,12 @@ def _is_filled_from_the_graph(detail: Mapping[str, Any]) -> bool:
     return detail["type"] == "missing" and tuple(detail["loc"]) in (("inputs",), ("outputs",))
 
 
-def _describe_error(detail: Mapping[str, Any], origin: str) -> str:
+def _describe_error(detail: Mapping[str, Any], origin: str, locate: Locator | None) -> str:
     loc = tuple(detail["loc"])
     where = _format_location(loc, origin) or "config"
+    line = locate(loc) if locate is not None else None
+    if line is not None:
+        where = f"line {line}: {where}"
     kind = detail["type"]
     if kind == "extra_forbidden":
         return f"{where}: unknown key{_suggestion(loc)}"
@@ -437,6 +470,8 @@ def _format_location(loc: tuple[Any, ...], origin: str) -> str:
         else:
             text += f"[{part!r}]"
     if origin == _COMMAND_LINE and loc and isinstance(loc[0], str):
+        if loc[0] == "source":
+            return "MODEL"  # the positional argument, not an option
         option = "--inputs/--pin" if loc[0] == "inputs" else "--" + loc[0].replace("_", "-")
         text = f"{text} ({option})"
     return text

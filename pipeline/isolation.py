@@ -13,7 +13,11 @@ neither framework. Each stage runs in a worker of a ``pebble`` process pool:
   as ``.npz`` files written by one side and read by the other;
 - a worker that dies becomes ``WorkerCrashedError`` naming the model, the stage and the
   signal; a stage past its time limit becomes ``StageTimeoutError``. Either way pebble
-  replaces the worker and the pool serves the next model.
+  replaces the worker and the pool serves the next model;
+- a pool may hold several workers (``max_workers``), so a batch converts several models at
+  once; ``run`` may be called from several threads;
+- workers log to stderr at the main process's level, and with ``log_file`` also append their
+  full DEBUG detail to that file.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import BrokenExecutor, CancelledError
@@ -68,14 +73,18 @@ _startup_error: str | None = None
 # Worker side
 
 
-def _start_worker(framework: str | None, log_level: int) -> None:
+_WORKER_FORMAT = "%(levelname)s %(name)s: %(message)s"
+LOG_FILE_FORMAT = "%(asctime)s %(processName)s %(levelname)s %(name)s: %(message)s"
+
+
+def _start_worker(framework: str | None, log_level: int, log_file: str | None = None) -> None:
     """Pool initializer: set logging up and import the framework once.
 
     It never raises: pebble replaces a worker whose initializer fails, forever, without
     telling the task. The failure is kept and reported by the first task instead.
     """
     global _startup_error
-    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s")
+    _configure_worker_logging(log_level, log_file)
     if framework is None:
         return
     try:
@@ -84,6 +93,21 @@ def _start_worker(framework: str | None, log_level: int) -> None:
         importlib.import_module(framework)
     except Exception as error:  # reported by the first task, see the docstring
         _startup_error = f"the {framework} worker could not import {framework}: {error!r}"
+
+
+def _configure_worker_logging(log_level: int, log_file: str | None) -> None:
+    console = logging.StreamHandler()
+    console.setLevel(log_level)
+    console.setFormatter(logging.Formatter(_WORKER_FORMAT))
+    root = logging.getLogger()
+    root.addHandler(console)
+    root.setLevel(log_level)
+    if log_file is not None:
+        # Appends of one short line are atomic, so every process may share the file.
+        detail = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+        detail.setFormatter(logging.Formatter(LOG_FILE_FORMAT))
+        root.addHandler(detail)
+        root.setLevel(logging.DEBUG)
 
 
 def _run_stage(stage: Stage, args: tuple[Any, ...]) -> Any:
@@ -152,16 +176,20 @@ class WorkerPool:
         preload: bool = True,
         max_workers: int = 1,
         log_level: int = logging.WARNING,
+        log_file: str | None = None,
     ) -> None:
         self.framework = framework
+        self.max_workers = max_workers
         self._new_pool = functools.partial(
             ProcessPool,
             max_workers=max_workers,
             initializer=_start_worker,
-            initargs=(framework if preload else None, log_level),
+            initargs=(framework if preload else None, log_level, log_file),
             context=multiprocessing.get_context("spawn"),
         )
         self._pool = self._new_pool()
+        self._lock = threading.Lock()
+        self._closed = False
 
     def run(self, stage: Stage, *args: Any, timeout: float, model: str, stage_name: str) -> Any:
         """Run ``stage(*args)`` in a worker and return its result; ``timeout`` in seconds.
@@ -177,9 +205,7 @@ class WorkerPool:
         except BrokenExecutor:
             # Every worker died before taking the task, as when importing the framework
             # crashes natively; pebble then refuses new tasks, so start a fresh pool.
-            self._pool.stop()
-            self._pool.join()
-            self._pool = self._new_pool()
+            self._replace_broken_pool()
             raise WorkerCrashedError(
                 f"{model}: the {self.framework} worker died while starting, before the "
                 f"{stage_name} stage began; run `python -c 'import {self.framework}'` to see "
@@ -198,6 +224,14 @@ class WorkerPool:
                 f"{model}: the {stage_name} stage failed: {error.args[0]}", *error.args[1:]
             ) from None
 
+    def _replace_broken_pool(self) -> None:
+        with self._lock:
+            if self._closed or self._pool.active:
+                return  # closed, or another thread has replaced it already
+            self._pool.stop()
+            self._pool.join()
+            self._pool = self._new_pool()
+
     def _crash_message(self, error: ProcessExpired, model: str, stage_name: str) -> str:
         code = error.exitcode
         message = f"{model}: the {self.framework} worker exited with status {code}"
@@ -211,7 +245,11 @@ class WorkerPool:
         return message
 
     def close(self, *, wait: bool = True) -> None:
-        """Stop the workers; ``wait=False`` stops running tasks too."""
+        """Stop the workers; ``wait=False`` stops running tasks too. A second call does nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         if wait:
             self._pool.close()
         else:
@@ -223,12 +261,23 @@ class Workers:
     """The TensorFlow and torch worker pools, as a context manager.
 
     ``preload=False`` starts bare workers (for stages that import their framework
-    themselves, and for tests). Workers start on first use.
+    themselves, and for tests). Workers start on first use. ``max_workers`` is the number of
+    workers of each pool: a batch converting N models at once needs N of each.
     """
 
-    def __init__(self, *, preload: bool = True, log_level: int = logging.WARNING) -> None:
-        self.tensorflow = WorkerPool("tensorflow", preload=preload, log_level=log_level)
-        self.torch = WorkerPool("torch", preload=preload, log_level=log_level)
+    def __init__(
+        self,
+        *,
+        preload: bool = True,
+        max_workers: int = 1,
+        log_level: int = logging.WARNING,
+        log_file: str | None = None,
+    ) -> None:
+        options = dict(
+            preload=preload, max_workers=max_workers, log_level=log_level, log_file=log_file
+        )
+        self.tensorflow = WorkerPool("tensorflow", **options)
+        self.torch = WorkerPool("torch", **options)
 
     def run_tf(
         self, stage: Stage, *args: Any, timeout: float, model: str, stage_name: str = "tensorflow"

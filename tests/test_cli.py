@@ -64,7 +64,7 @@ def test_a_conversion_error_exits_2_with_a_plain_message(
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith("error: invalid command line:")
-    assert "source (--source): file not found" in captured.err
+    assert "MODEL: file not found" in captured.err
     assert "inputs (--inputs/--pin): required, but not given" in captured.err
     assert "Traceback" not in captured.err
 

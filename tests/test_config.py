@@ -111,6 +111,21 @@ def test_an_opset_below_14_is_refused(tmp_path: Path, model_file: Path) -> None:
         load_config(write_config(tmp_path, minimal(opset=13)))
 
 
+def test_an_opset_above_the_last_tf2onnx_writes_is_refused(
+    tmp_path: Path, model_file: Path
+) -> None:
+    with pytest.raises(ConfigError, match="opset: .*less than or equal to 18, received 19"):
+        load_config(write_config(tmp_path, minimal(opset=19)))
+
+
+def test_a_source_of_an_unknown_kind_is_refused_naming_the_kinds(tmp_path: Path) -> None:
+    script = tmp_path / "model.py"
+    script.write_text("print('not a graph')")
+
+    with pytest.raises(ConfigError, match=r"model.py: expected a frozen graph \(.pb, .pbtxt\)"):
+        config_from_model_path(script, {"inputs": ["x:0"], "outputs": ["h:0"]})
+
+
 def test_a_pinned_input_is_not_fed_and_needs_no_shape(tmp_path: Path, model_file: Path) -> None:
     data = minimal()
     data["inputs"].append({"name": "keep_prob:0", "value": 1.0})

@@ -100,7 +100,7 @@ def test_a_misspelt_expected_npz_key_suggests_the_right_one(
 def test_a_missing_onnx_file_is_only_reported_as_missing(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         config_from_model_path(tmp_path / "absent.onnx", {})
-    assert "source (--source): file not found" in str(error.value)
+    assert "MODEL: file not found" in str(error.value)
     assert "required" not in str(error.value)
 
 

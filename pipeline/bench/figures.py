@@ -15,8 +15,12 @@ targets of issue #7 are evaluated here and only reported (met or not), never ass
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pipeline.bench.models import BenchModel
+
+if TYPE_CHECKING:
+    from pipeline.bench.batch import BatchFigures
 
 TF_SOURCE = "TF source graph (session.run)"
 OURS_ORT = "our model.onnx in onnxruntime"
@@ -155,6 +159,8 @@ class BenchResult:
     wall_seconds: float
     quick: bool = False
     notes: tuple[str, ...] = ()
+    batch: BatchFigures | None = None
+    """Batch throughput (``pipeline.bench.batch``); ``None`` when not measured."""
 
 
 def evaluate_targets(models: tuple[ModelFigures, ...]) -> list[Target]:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.bench import figures as names
+from pipeline.bench.batch import measure_batch
 from pipeline.bench.conversion import process_memory, run_conversion, stage_costs
 from pipeline.bench.figures import BenchResult, Latency, ModelFigures
 from pipeline.bench.machine import describe_machine
@@ -81,12 +82,17 @@ def run_bench(options: BenchOptions) -> BenchResult:
         for model in options.models:
             logger.info("%s (%s): building, converting, timing", model.name, model.shape_text)
             results.append(_measure_model(model, options, workers))
+        logger.info("batch throughput: building models, running batches")
+        batch = measure_batch(
+            options.scratch, workers, quick=options.quick, timeout=options.timeout
+        )
     return BenchResult(
         models=tuple(results),
         machine=machine,
         threads=options.threads,
         wall_seconds=time.perf_counter() - start,
         quick=options.quick,
+        batch=batch,
     )
 
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from rich.table import Table
 
 from pipeline.bench import figures as names
+from pipeline.bench.batch import BatchFigures
 from pipeline.bench.figures import BenchResult, ModelFigures, Target, evaluate_targets
 
 MIB = 1024 * 1024
 MISSING = "-"
-BATCH_NOT_BUILT = "not built yet (#5)"
+BATCH_NOT_BUILT = "not measured in this run"
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,7 @@ def sections(result: BenchResult) -> list[Section]:
         _target_section(evaluate_targets(models)),
         _stage_section(models),
         _memory_section(models),
-        Section(
-            "Batch throughput", ("measure", "figure"), (("batch conversion", BATCH_NOT_BUILT),)
-        ),
+        _batch_section(result.batch),
     ]
 
 
@@ -212,8 +211,44 @@ def _memory_section(models: Sequence[ModelFigures]) -> Section:
     )
 
 
+def _batch_section(batch: BatchFigures | None) -> Section:
+    title, columns = "Batch throughput", ("measure", "wall", "per model")
+    if batch is None:
+        return Section(title, columns, (("batch conversion", BATCH_NOT_BUILT, MISSING),))
+    count = batch.models
+
+    def row(label: str, seconds: float | None, models: int) -> tuple[str, str, str]:
+        per_model = None if seconds is None else seconds / models
+        return (label, _seconds_short(seconds), _seconds_short(per_model))
+
+    rows = (
+        row("one model converted alone (`convert`)", batch.alone, 1),
+        row(f"batch of {count}, --jobs 1", batch.one_job, count),
+        row(f"batch of {count}, --jobs 2 (first run)", batch.two_jobs, count),
+        row(f"immediate rerun, --jobs 2 (skips all {count})", batch.rerun, count),
+    )
+    notes = [
+        f"models: {count} BlockLSTMs of {batch.model_shape}, one config file; each command is "
+        "a fresh process, so each pays its own imports",
+    ]
+    if batch.alone and batch.two_jobs:
+        notes.append(
+            f"per-model time with 2 jobs: {batch.two_jobs / count / batch.alone:.2f}x of one "
+            "model converted alone"
+        )
+    if batch.two_jobs and batch.rerun:
+        notes.append(f"rerun: {batch.rerun / batch.two_jobs:.2f}x of the first run's time")
+    if batch.error:
+        notes.append(f"not measured: {batch.error}")
+    return Section(title, columns, rows, tuple(notes))
+
+
 # ---------------------------------------------------------------------------------------------
 # Cells
+
+
+def _seconds_short(seconds: float | None) -> str:
+    return MISSING if seconds is None else f"{seconds:.1f} s"
 
 
 def _repeats(figures: ModelFigures) -> str:

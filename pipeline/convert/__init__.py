@@ -8,7 +8,8 @@ The steps for a TensorFlow source, each timed and logged in one INFO line::
     onnxruntime  run model.onnx on CPU                               (main process)
     torch        onnx2torch import + torch.export -> model.pt2       (torch worker)
     compare      every output under every pair of frameworks         (main process)
-    report       report.json from the stage records                  (main process)
+    report       outputs.npz, error plots, model.onnx metadata,      (main process)
+                 report.json and report.md (``reports``)
 
 An ONNX source skips TensorFlow; no TensorFlow worker starts (workers start on first use)::
 
@@ -21,6 +22,8 @@ An ONNX source skips TensorFlow; no TensorFlow worker starts (workers start on f
                      else onnxruntime (``pipeline.validate.compare``)
 
 ``reference.npz`` holds the reference's outputs; an ONNX run without a reference writes none.
+``outputs.npz`` holds every other party's outputs. ``report.json`` keeps the content hash of
+the conversion's inputs (``fingerprint``), by which a batch skips work already done.
 
 Everything is written into a staging folder and published into ``config.output_dir`` at the
 end (``artifacts``), also when the comparison fails: the report says what disagreed. A
@@ -33,8 +36,10 @@ from pipeline.convert.run import (
     INPUTS_NPZ,
     MODEL_ONNX,
     MODEL_PT2,
+    OUTPUTS_NPZ,
     REFERENCE_NPZ,
     REPORT_JSON,
+    REPORT_MD,
     STATE_DICT,
     ConversionResult,
     RecurrentNode,
@@ -47,8 +52,10 @@ __all__ = [
     "INPUTS_NPZ",
     "MODEL_ONNX",
     "MODEL_PT2",
+    "OUTPUTS_NPZ",
     "REFERENCE_NPZ",
     "REPORT_JSON",
+    "REPORT_MD",
     "STATE_DICT",
     "ConversionResult",
     "RecurrentNode",

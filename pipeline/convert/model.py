@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from pipeline.artifacts import ArtifactStaging
 from pipeline.config import ONNX_SOURCE, ModelConfig
 from pipeline.convert import steps
+from pipeline.convert.fingerprint import fingerprint as content_fingerprint
+from pipeline.convert.reports import write_reports
 from pipeline.convert.run import (
     ARTIFACTS,
     DEFAULT_TARGETS,
     INVALID_SOURCE,
     MODEL_ONNX,
     REFERENCE_NPZ,
-    REPORT_JSON,
     ConversionResult,
     Outcome,
     Run,
@@ -22,20 +25,25 @@ from pipeline.convert.run import (
 )
 from pipeline.inputs import load_npz, save_npz
 from pipeline.isolation import Workers
-from pipeline.report.json_report import build_report, write_report
 from pipeline.validate import compare
 
 logger = logging.getLogger(__name__)
 
 
 def convert_model(
-    config: ModelConfig, workers: Workers, targets: StageTargets = DEFAULT_TARGETS
+    config: ModelConfig,
+    workers: Workers,
+    targets: StageTargets = DEFAULT_TARGETS,
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> ConversionResult:
     """Run every stage for ``config`` and publish the artifacts into ``config.output_dir``.
 
     Raises ``ConversionError`` (nothing published) when a stage cannot do its job; a
     disagreement between frameworks is not an error but a result with ``passed`` false.
+    ``fingerprint`` is ``fingerprint(config)`` when the caller has it already.
     """
+    if fingerprint is None:
+        fingerprint = content_fingerprint(config)
     with ArtifactStaging(config.output_dir) as staging:
         run = Run(config, workers, staging)
         if config.source_format == ONNX_SOURCE:
@@ -46,17 +54,8 @@ def convert_model(
         versions = main_versions()
         for record in run.stages:
             versions.update(record.versions)
-        report = build_report(
-            config=config,
-            stages=run.stages,
-            recurrent_nodes=outcome.recurrent_nodes,
-            onnx_summary=outcome.onnx,
-            comparison=outcome.comparison,
-            versions=versions,
-            artifacts=outcome.artifacts,
-        )
-        write_report(report, staging.path(REPORT_JSON))
-        published = staging.publish(outcome.artifacts)
+        artifacts = write_reports(run, outcome, versions, fingerprint)
+        published = staging.publish(artifacts)
         logger.info("published %d files to %s", len(published), config.output_dir)
     return ConversionResult(
         config=config,
@@ -76,8 +75,8 @@ def _tensorflow_source_stages(run: Run, targets: StageTargets) -> Outcome:
     steps.run_torch(run, targets.torch)
     reference = load_npz(run.staging.path(REFERENCE_NPZ))
     parties = {compare.TENSORFLOW: reference, compare.ONNXRUNTIME: ort_outputs}
-    comparison = steps.compare_parties(run, parties)
-    return Outcome(recurrent_nodes, onnx_summary, comparison, ARTIFACTS)
+    comparison, parties = steps.compare_parties(run, parties)
+    return Outcome(recurrent_nodes, onnx_summary, comparison, ARTIFACTS, parties)
 
 
 def _onnx_source_stages(run: Run, targets: StageTargets) -> Outcome:
@@ -94,7 +93,7 @@ def _onnx_source_stages(run: Run, targets: StageTargets) -> Outcome:
     if ort_outputs is not None:
         parties[compare.ONNXRUNTIME] = ort_outputs
     not_run = {compare.ONNXRUNTIME: ort_refusal} if ort_outputs is None else {}
-    comparison = steps.compare_parties(run, parties, not_run)
+    comparison, parties = steps.compare_parties(run, parties, not_run)
 
     artifacts = ARTIFACTS
     if comparison.reference is None:
@@ -103,4 +102,4 @@ def _onnx_source_stages(run: Run, targets: StageTargets) -> Outcome:
         reference = parties[comparison.reference]
         outputs = {name: reference[name] for name in run.config.outputs if name in reference}
         save_npz(run.staging.path(REFERENCE_NPZ), outputs)
-    return Outcome(recurrent_nodes, onnx_summary, comparison, artifacts)
+    return Outcome(recurrent_nodes, onnx_summary, comparison, artifacts, parties)

@@ -35,8 +35,14 @@ REFERENCE_NPZ = "reference.npz"
 MODEL_ONNX = "model.onnx"
 MODEL_PT2 = "model.pt2"
 STATE_DICT = "state_dict.pt"
+OUTPUTS_NPZ = "outputs.npz"
+REPORT_MD = "report.md"
 REPORT_JSON = "report.json"
-ARTIFACTS = (INPUTS_NPZ, REFERENCE_NPZ, MODEL_ONNX, MODEL_PT2, STATE_DICT, REPORT_JSON)
+ARTIFACTS = (
+    INPUTS_NPZ, REFERENCE_NPZ, OUTPUTS_NPZ, MODEL_ONNX, MODEL_PT2, STATE_DICT, REPORT_MD,
+    REPORT_JSON,
+)  # fmt: skip
+"""The files every conversion publishes; the plots of sequence outputs come on top."""
 
 # Keys of a worker's result that have a place of their own in the records.
 RECORDED_ELSEWHERE = ("timings", "versions", "recurrent_nodes")
@@ -113,6 +119,8 @@ class Outcome:
     onnx: OnnxModelSummary
     comparison: compare.ComparisonResult
     artifacts: tuple[str, ...]
+    parties: Mapping[str, compare.Outputs] = field(default_factory=dict)
+    """Every party's outputs, for the error statistics and the plots."""
 
 
 @dataclass

@@ -207,15 +207,17 @@ def compare_parties(
     run: Run,
     main_parties: Mapping[str, compare.Outputs],
     not_run: Mapping[str, str] | None = None,
-) -> compare.ComparisonResult:
-    """Compare ``main_parties`` (outputs computed or read in this process) and torch's two."""
+) -> tuple[compare.ComparisonResult, dict[str, compare.Outputs]]:
+    """Compare ``main_parties`` (outputs computed or read in this process) and torch's two.
+
+    Returns the comparison and every party's outputs.
+    """
+    parties: dict[str, compare.Outputs] = {}
 
     def step() -> compare.ComparisonResult:
-        parties = {
-            **main_parties,
-            compare.TORCH: load_npz(run.staging.path(TORCH_OUTPUTS_NPZ)),
-            compare.TORCH_EXPORT: load_npz(run.staging.path(PROGRAM_OUTPUTS_NPZ)),
-        }
+        parties.update(main_parties)
+        parties[compare.TORCH] = load_npz(run.staging.path(TORCH_OUTPUTS_NPZ))
+        parties[compare.TORCH_EXPORT] = load_npz(run.staging.path(PROGRAM_OUTPUTS_NPZ))
         pairs = compare.pairs_for(parties)
         config = run.config
         return compare.compare_outputs(
@@ -225,7 +227,7 @@ def compare_parties(
     result, seconds = timed(step)
     run.record("compare", seconds)
     logger.info("compare: %s", result.verdict)
-    return result
+    return result, parties
 
 
 def recurrent_node(entry: Any) -> RecurrentNode:

@@ -12,6 +12,11 @@ Layout (keys in this order)::
     versions         {package: version} of everything that took part
     parties          reference, compared (reference first), not_run {party: reason}
     comparisons      one row per output and pair: shapes, max abs/rel error, tolerance, pass
+    statistics       one row per output and pair: max, mean, p99 of abs and rel error
+    plots            {output: PNG file} of the error per time step of each sequence output
+    fingerprint      {sha256, source_sha256, files, versions}: the content hash of the
+                     conversion's inputs (``pipeline.convert.fingerprint``); a batch skips a
+                     model whose passed report holds the same sha256
     artifacts        the file names published beside the report
 
 JSON has no NaN or infinity, so such errors are written as the strings "nan", "inf", "-inf".
@@ -27,6 +32,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.config import ModelConfig
+from pipeline.report.statistics import ErrorStatistics
 from pipeline.validate.compare import ComparisonResult
 from pipeline.validate.onnx_check import OnnxModelSummary
 
@@ -72,6 +78,9 @@ def build_report(
     comparison: ComparisonResult,
     versions: Mapping[str, str],
     artifacts: Sequence[str],
+    statistics: Sequence[ErrorStatistics] = (),
+    plots: Mapping[str, str] | None = None,
+    fingerprint: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The report as a JSON-ready dict."""
     report = {
@@ -92,6 +101,9 @@ def build_report(
             "not_run": dict(comparison.not_run),
         },
         "comparisons": [asdict(row) for row in comparison.rows],
+        "statistics": [asdict(row) for row in statistics],
+        "plots": dict(plots or {}),
+        "fingerprint": dict(fingerprint or {}),
         "artifacts": list(artifacts),
     }
     return _json_safe(report)

@@ -20,6 +20,7 @@ from pipeline.isolation import Workers
 from tests.onnx_source_models import write_backend_lstm_case, write_elementwise, write_lstm
 
 ARTIFACTS = {"inputs.npz", "reference.npz", "model.onnx", "model.pt2", "state_dict.pt"}
+ARTIFACTS |= {"outputs.npz", "report.md", "error_per_step_Y.png"}
 ATOL = 1e-6
 
 
