@@ -12,6 +12,7 @@ import pytest
 from pipeline import cli
 from pipeline.batch.expansion import expand_paths
 from pipeline.batch.schedule import plan_batch, run_batch
+from pipeline.cli import commands
 from pipeline.convert import StageTargets
 from pipeline.isolation import Workers
 from tests import batch_stand_ins as behaviour
@@ -115,8 +116,8 @@ def test_a_changed_source_or_config_is_converted_again(
 def test_the_batch_command_prints_a_summary_writes_the_index_and_exits_non_zero(
     batch_folder: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(cli, "BATCH_TARGETS", STAND_INS)
-    monkeypatch.setattr(cli, "Workers", functools.partial(Workers, preload=False))
+    monkeypatch.setattr(commands, "BATCH_TARGETS", STAND_INS)
+    monkeypatch.setattr(commands, "Workers", functools.partial(Workers, preload=False))
     index = batch_folder / "out" / "index.md"
     log_file = batch_folder / "batch.log"
     args = ["batch", str(batch_folder), "--jobs", "2", "--index", str(index)]

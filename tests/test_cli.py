@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import cli
+from pipeline.cli import commands
 from pipeline.config import ModelConfig
 from pipeline.convert import ConversionResult, StageTargets, convert_model
 from pipeline.isolation import Workers
@@ -18,8 +19,8 @@ def use_stand_ins(monkeypatch: pytest.MonkeyPatch, stages: StageTargets) -> None
     def convert(config: ModelConfig, workers: Workers) -> ConversionResult:
         return convert_model(config, workers, stages)
 
-    monkeypatch.setattr(cli, "convert_model", convert)
-    monkeypatch.setattr(cli, "Workers", functools.partial(Workers, preload=False))
+    monkeypatch.setattr(commands, "convert_model", convert)
+    monkeypatch.setattr(commands, "Workers", functools.partial(Workers, preload=False))
 
 
 def model_args(tmp_path: Path) -> list[str]:

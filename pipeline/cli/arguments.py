@@ -1,0 +1,155 @@
+"""The argument parser, and the config a ``convert`` command line describes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from pipeline import __version__
+from pipeline.config import (
+    DEFAULT_OPSET,
+    ModelConfig,
+    config_from_model_path,
+    is_config_path,
+    load_config,
+    parse_input_specs,
+    parse_outputs,
+    parse_pin,
+)
+
+DEFAULT_INDEX = Path("out") / "index.md"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description="Convert a TensorFlow recurrent model to ONNX and PyTorch, and prove that "
+        "all three agree; or convert an ONNX model to PyTorch, and prove that they agree.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    convert = commands.add_parser(
+        "convert",
+        help="convert one model",
+        description="Convert one model. Options override the values of a config.",
+    )
+    convert.add_argument(
+        "model",
+        type=Path,
+        metavar="MODEL",
+        help="a .yaml/.yml config, a frozen graph (.pb/.pbtxt) or an ONNX model (.onnx)",
+    )
+    convert.add_argument(
+        "--inputs",
+        metavar="NAME:0[d0,d1,...],...",
+        help="model inputs and their shapes, comma-separated (tf2onnx's convention); for an "
+        "ONNX model, shapes of its inputs (default: the graph's inputs)",
+    )
+    convert.add_argument(
+        "--outputs",
+        metavar="NAME:0,...",
+        help="model outputs, comma-separated (for an ONNX model, default: the graph's)",
+    )
+    convert.add_argument(
+        "--opset", type=int, help=f"ONNX opset, 14 or newer (default {DEFAULT_OPSET})"
+    )
+    convert.add_argument(
+        "--output-dir", type=Path, metavar="DIR", help="artifact folder (default out/<name>)"
+    )
+    convert.add_argument("--atol", type=float, help="absolute tolerance of every comparison")
+    convert.add_argument("--rtol", type=float, help="relative tolerance of every comparison")
+    convert.add_argument("--seed", type=int, help="seed of the random inputs")
+    convert.add_argument(
+        "--inputs-npz", type=Path, metavar="FILE", help="input values keyed by tensor name"
+    )
+    convert.add_argument(
+        "--expected-npz",
+        type=Path,
+        metavar="FILE",
+        help="ONNX models only: expected outputs keyed by output name, compared as a party",
+    )
+    convert.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        metavar="NAME:0=VALUE",
+        help="pin an input to a constant, folded before export (repeatable): keep_prob:0=1.0",
+    )
+    convert.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="time limit of each stage"
+    )
+    _add_logging_options(convert, quiet_help="log warnings only")
+    _add_batch_parser(commands)
+    return parser
+
+
+def _add_batch_parser(commands: Any) -> None:
+    batch = commands.add_parser(
+        "batch",
+        help="convert every model of the configs given or found in folders",
+        description="Convert every model of the configs given, or found in the folders given "
+        "(a config may describe several models), several at a time. Models converted before "
+        "whose source, config and tool versions are unchanged are skipped.",
+    )
+    batch.add_argument(
+        "paths", type=Path, nargs="+", metavar="PATH", help="a .yaml/.yml config or a folder"
+    )
+    batch.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=core_count(),
+        metavar="N",
+        help=f"models converted at once, each with its own workers (default {core_count()}, "
+        "the cores)",
+    )
+    batch.add_argument("--force", action="store_true", help="convert even up-to-date models")
+    batch.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="time limit of each stage, every model"
+    )
+    batch.add_argument(
+        "--index",
+        type=Path,
+        default=DEFAULT_INDEX,
+        metavar="FILE",
+        help=f"the index report linking every model's report (default {DEFAULT_INDEX})",
+    )
+    _add_logging_options(batch, quiet_help="log errors only", verbose_help="log each stage")
+
+
+def _add_logging_options(
+    parser: argparse.ArgumentParser,
+    *,
+    quiet_help: str,
+    verbose_help: str = "log details, show tracebacks",
+) -> None:
+    parser.add_argument(
+        "--log-file", type=Path, metavar="FILE", help="also append the full DEBUG log to FILE"
+    )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-v", "--verbose", action="count", default=0, help=verbose_help)
+    loudness.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+
+
+def core_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def config_from_args(args: argparse.Namespace) -> ModelConfig:
+    overrides: dict[str, Any] = {}
+    if args.inputs is not None:
+        overrides["inputs"] = parse_input_specs(args.inputs)
+    if args.outputs is not None:
+        overrides["outputs"] = parse_outputs(args.outputs)
+    for key in ("opset", "atol", "rtol", "seed", "timeout"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
+    for key in ("output_dir", "inputs_npz", "expected_npz"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key).resolve()
+    pins = dict(parse_pin(text) for text in args.pin)
+    if is_config_path(args.model):
+        return load_config(args.model, overrides, pins)
+    return config_from_model_path(args.model.resolve(), overrides, pins)

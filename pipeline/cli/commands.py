@@ -1,0 +1,111 @@
+"""The two commands, ``convert`` and ``batch``, and their exit statuses."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.text import Text
+
+from pipeline.batch import outcome as outcomes
+from pipeline.batch.expansion import expand_paths
+from pipeline.batch.schedule import plan_batch, run_batch
+from pipeline.cli.arguments import build_parser, config_from_args
+from pipeline.cli.logs import configured_logging, interrupt, log_file_of
+from pipeline.cli.progress import BatchProgress, progress_display
+from pipeline.cli.tables import (
+    batch_verdict,
+    console_width,
+    print_error,
+    print_result,
+    summary_table,
+)
+from pipeline.convert import convert_model
+from pipeline.convert.run import DEFAULT_TARGETS
+from pipeline.errors import ConversionError
+from pipeline.isolation import Workers
+from pipeline.report.index import write_index
+
+EXIT_PASSED = 0
+EXIT_MISMATCH = 1
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130
+
+BATCH_TARGETS = DEFAULT_TARGETS
+"""The framework stages of a batch (tests substitute stand-ins)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, interrupt)
+    quiet_default = logging.WARNING if args.command == "batch" else logging.INFO
+    with configured_logging(args.verbose, args.quiet, args.log_file, quiet_default) as log_level:
+        if args.command == "batch":
+            return run_batch_command(args, log_level)
+        return run_convert_command(args, log_level)
+
+
+def run_convert_command(args: argparse.Namespace, log_level: int) -> int:
+    try:
+        config = config_from_args(args)
+        with Workers(log_level=log_level, log_file=log_file_of(args)) as workers:
+            result = convert_model(config, workers)
+    except ConversionError as error:
+        print_error(error, verbose=args.verbose > 0)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; nothing was published", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print_result(result)
+    return EXIT_PASSED if result.passed else EXIT_MISMATCH
+
+
+def run_batch_command(args: argparse.Namespace, log_level: int) -> int:
+    if args.jobs < 1:
+        print(f"error: --jobs: expected 1 or more, received {args.jobs}", file=sys.stderr)
+        return EXIT_ERROR
+    overrides = {} if args.timeout is None else {"timeout": args.timeout}
+    try:
+        entries = expand_paths(args.paths, overrides)
+    except ConversionError as error:
+        print_error(error, verbose=args.verbose > 1)
+        return EXIT_ERROR
+    console = Console(highlight=False, soft_wrap=True, width=console_width(), stderr=False)
+    start = time.perf_counter()
+    plan = plan_batch(entries, force=args.force)
+    # Pools sized by the work left: every worker imports its framework, used or not.
+    jobs = max(1, min(args.jobs, sum(planned.needs_conversion for planned in plan)))
+    try:
+        with (
+            progress_display(console) as progress,
+            Workers(max_workers=jobs, log_level=log_level, log_file=log_file_of(args)) as workers,
+        ):
+            listener = BatchProgress(progress, console, len(entries))
+            results = run_batch(
+                plan,
+                workers,
+                jobs=jobs,
+                targets=BATCH_TARGETS,
+                listener=listener,
+            )
+    except KeyboardInterrupt:
+        print(
+            "interrupted; finished models are published, a rerun resumes with the rest",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    wall_seconds = time.perf_counter() - start
+    index = write_index(args.index, results, wall_seconds)
+    console.print(summary_table(results))
+    console.print(Text(batch_verdict(results, wall_seconds, jobs, index), style="bold"))
+    if any(result.status == outcomes.FAILED for result in results):
+        return EXIT_ERROR
+    if any(result.status == outcomes.MISMATCH for result in results):
+        return EXIT_MISMATCH
+    return EXIT_PASSED
