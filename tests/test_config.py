@@ -10,10 +10,8 @@ import yaml
 from pipeline.config import (
     config_from_model_path,
     load_config,
-    parse_input_specs,
-    parse_outputs,
-    parse_pin,
 )
+from pipeline.config_options import parse_input_specs, parse_outputs, parse_pin
 from pipeline.errors import ConfigError
 
 

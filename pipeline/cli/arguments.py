@@ -14,10 +14,8 @@ from pipeline.config import (
     config_from_model_path,
     is_config_path,
     load_config,
-    parse_input_specs,
-    parse_outputs,
-    parse_pin,
 )
+from pipeline.config_options import parse_input_specs, parse_outputs, parse_pin
 
 DEFAULT_INDEX = Path("out") / "index.md"
 
