@@ -64,6 +64,9 @@ def _random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dt
 def load_inputs_npz(path: Path, specs: Sequence[InputSpec]) -> dict[str, np.ndarray]:
     """Read the arrays for ``specs`` from ``path`` and check their shapes and dtypes.
 
+    An array is cast to its input's ``dtype`` when the config gives one; without one, an
+    array of another kind (integers for a float default) keeps its own dtype.
+
     A key may be the tensor name (``"x:0"``) or the bare node name (``"x"``). Keys that no
     spec asks for are ignored (such files often hold expected outputs too).
     """
@@ -81,14 +84,19 @@ def load_inputs_npz(path: Path, specs: Sequence[InputSpec]) -> dict[str, np.ndar
                 f"{key!r} has shape {list(array.shape)}, the config says {list(spec.shape)}"
             )
             continue
-        if not np.can_cast(array.dtype, spec.dtype, casting="same_kind"):
-            problems.append(f"{key!r} has dtype {array.dtype}, which does not cast to {spec.dtype}")
+        dtype = np.dtype(spec.dtype)
+        if "dtype" not in spec.model_fields_set and array.dtype.kind != dtype.kind:
+            # No dtype was asked for (the command line has no syntax for one): the file's own
+            # kind wins, so integer lengths stay integers.
+            dtype = array.dtype
+        elif not np.can_cast(array.dtype, dtype, casting="same_kind"):
+            problems.append(f"{key!r} has dtype {array.dtype}, which does not cast to {dtype}")
             continue
-        arrays[spec.name] = array.astype(spec.dtype, copy=False)
+        arrays[spec.name] = array.astype(dtype, copy=False)
     if problems:
         raise ConfigError(
             f"inputs_npz {path} does not fit the inputs: {'; '.join(problems)}. "
-            f"It holds {sorted(stored)}; fix the file or the config's inputs"
+            f"It holds {sorted(stored)}; fix the file, or the inputs (--inputs or the config)"
         )
     ignored = sorted(set(stored) - {_find_key(stored, spec.name) for spec in specs})
     if ignored:

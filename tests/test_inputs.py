@@ -34,6 +34,24 @@ def test_an_npz_is_read_by_tensor_name_or_node_name(tmp_path: Path) -> None:
     assert arrays["X:0"].dtype == np.float32
 
 
+def test_integer_lengths_without_a_declared_dtype_keep_their_dtype(tmp_path: Path) -> None:
+    lengths = np.array([4, 0, 7], np.int32)
+    path = save_npz(tmp_path / "in.npz", {"len:0": lengths, "x:0": np.ones((7, 3, 2))})
+
+    arrays = load_inputs_npz(path, [InputSpec(name="len:0"), InputSpec(name="x:0")])
+
+    assert arrays["len:0"].dtype == np.int32 and np.array_equal(arrays["len:0"], lengths)
+    assert arrays["x:0"].dtype == np.float32
+
+
+def test_a_declared_dtype_is_what_the_arrays_become(tmp_path: Path) -> None:
+    path = save_npz(tmp_path / "in.npz", {"len:0": np.array([4, 0, 7], np.int32)})
+
+    arrays = load_inputs_npz(path, [InputSpec(name="len:0", dtype="int64")])
+
+    assert arrays["len:0"].dtype == np.int64
+
+
 def test_an_npz_missing_an_input_names_it_and_lists_what_it_holds(tmp_path: Path) -> None:
     path = save_npz(tmp_path / "in.npz", {"y:0": np.ones(2)})
     with pytest.raises(ConfigError, match=r"no array for input 'x:0'.*holds \['y:0'\]"):

@@ -34,6 +34,7 @@ from torch.nn import functional as F
 
 from pipeline.onnx_to_torch.activations import apply_activation
 from pipeline.onnx_to_torch.recurrent_io import (
+    check_lengths,
     from_time_major,
     select_outputs,
     to_time_major,
@@ -84,6 +85,8 @@ class ExactRecurrence(nn.Module, OnnxToTorchModule):
             spec.layout, X, initial_h, initial_c, spec.num_directions, spec.hidden_size
         )
 
+        if sequence_lens is not None:
+            check_lengths(spec.node_name, sequence_lens, X.shape[0])
         ys, hs, cs = [], [], []
         for d in range(spec.num_directions):
             y, (h, c) = self._run_direction(d, X, sequence_lens, (h0[d], c0[d]))

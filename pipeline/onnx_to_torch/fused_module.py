@@ -38,6 +38,7 @@ from torch.nn import functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from pipeline.onnx_to_torch.recurrent_io import (
+    check_lengths,
     from_time_major,
     select_outputs,
     to_time_major,
@@ -86,6 +87,7 @@ class FusedRecurrence(nn.Module, OnnxToTorchModule):
         steps, batch = X.shape[0], X.shape[1]
 
         if sequence_lens is not None:
+            check_lengths(self.node_name, sequence_lens, steps)
             if torch.compiler.is_exporting():
                 y, h, c = self._run_unrolled(X, sequence_lens, h0, c0)
             else:

@@ -48,6 +48,8 @@ def import_onnx(model: onnx.ModelProto | str | Path) -> fx.GraphModule:
     finally:
         OPSET_IMPORTS.reset(opset_imports)
     _return_graph_outputs(module, OnnxGraph(model.graph))
+    # An imported model is for inference: its outputs need no autograd graph (nor .detach()).
+    module.requires_grad_(False)
     logger.info("imported ONNX graph %r into torch.fx", model.graph.name)
     return module
 

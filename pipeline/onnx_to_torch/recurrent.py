@@ -106,8 +106,12 @@ def torch_blockers(spec: RecurrenceSpec, P: np.ndarray | None) -> list[str]:
         blockers.append("linear_before_reset=0: nn.GRU resets after the recurrent matmul")
     if spec.op_type == "RNN":
         names = {function.name for functions in spec.activations for function in functions}
-        if len(names) != 1 or names - {"tanh", "relu"}:
+        if names - {"tanh", "relu"}:
             blockers.append(f"activations={sorted(names)}: nn.RNN computes Tanh or Relu only")
+        elif len(names) > 1:
+            blockers.append(
+                f"activations={sorted(names)}: nn.RNN applies one function to both directions"
+            )
     elif not spec.has_default_activations():
         names = [[f.name for f in functions] for functions in spec.activations]
         blockers.append(f"activations={names}: torch's modules compute the defaults only")

@@ -53,3 +53,18 @@ def select_outputs(num_outputs: int, outputs: tuple[torch.Tensor, ...]):
     """The node's first ``num_outputs`` outputs, a bare tensor when there is one."""
     selected = outputs[:num_outputs]
     return selected[0] if num_outputs == 1 else selected
+
+
+def check_lengths(node_name: str, lengths: torch.Tensor, steps: int) -> None:
+    """Refuse ``sequence_lens`` outside ``[0, T]``, as onnxruntime does (eager runs only).
+
+    ``torch.export`` cannot capture a check on the data, so the program leaves it out.
+    """
+    if torch.compiler.is_exporting():
+        return
+    outside = lengths[(lengths < 0) | (lengths > steps)]
+    if outside.numel():
+        raise ValueError(
+            f"node {node_name!r}: sequence_lens holds {outside.tolist()}, outside [0, {steps}] "
+            f"(X has {steps} steps); give each batch entry a length of at most {steps}"
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pickle
 
 import pytest
+import torch
 from onnx import TensorProto, helper
 
 from pipeline.errors import ConversionError, NoExactConversionError
@@ -69,3 +70,21 @@ def test_a_refusal_survives_pickling_for_the_worker_process() -> None:
     copy = pickle.loads(pickle.dumps(refusal.value))
 
     assert str(copy) == str(refusal.value)
+
+
+@pytest.mark.parametrize("spec", [RnnSpec(lengths=(5, 6, 3)), RnnSpec("GRU", lengths=(5, 6, 3))])
+def test_lengths_above_the_steps_are_refused_naming_the_node(spec: RnnSpec) -> None:
+    model, feeds = build_rnn_model(spec)
+    module = import_onnx(model)
+    inputs = tuple(torch.from_numpy(feeds[value.name]) for value in model.graph.input)
+
+    with pytest.raises(ValueError, match=r"node 'rnn/cell.0': sequence_lens holds \[6\]"):
+        module(*inputs)
+
+
+def test_imported_outputs_need_no_detach() -> None:
+    model, feeds = build_rnn_model(RnnSpec())
+    module = import_onnx(model)
+    inputs = tuple(torch.from_numpy(feeds[value.name]) for value in model.graph.input)
+
+    assert not any(output.requires_grad for output in module(*inputs))
