@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from pipeline import cli
+from pipeline.cli import commands
 from pipeline.isolation import Workers
 from tests.onnx_source_models import write_backend_lstm_case, write_elementwise, write_lstm
 
@@ -53,7 +54,7 @@ def test_an_onnx_lstm_converts_and_onnxruntime_and_torch_agree_without_tensorflo
             children_at_close.append(set(multiprocessing.active_children()))
             super().close(wait=wait)
 
-    monkeypatch.setattr(cli, "Workers", RecordingWorkers)
+    monkeypatch.setattr(commands, "Workers", RecordingWorkers)
     before = set(multiprocessing.active_children())
     output_dir = tmp_path / "out" / "one_lstm"
 
