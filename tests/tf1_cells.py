@@ -15,7 +15,7 @@ INPUT_SIZE, UNITS, STEPS, BATCH = 5, 6, 7, 3
 
 @dataclass(frozen=True)
 class CellGraph:
-    cell: str  # lstm, lstm_full, basic_lstm, gru, lstm_block, gru_block
+    cell: str  # lstm, lstm_full, lstm_proj, basic_lstm, gru, lstm_block, gru_block
     runner: str = "dynamic"  # dynamic, static, bidirectional
     layers: int = 1
     time_major: bool = False
@@ -93,6 +93,8 @@ def _cell(tf, cells, kind: str):
         return cells.LSTMCell(UNITS)
     if kind == "lstm_full":
         return cells.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.5, num_proj=4, proj_clip=0.3)
+    if kind == "lstm_proj":
+        return cells.LSTMCell(UNITS, num_proj=4)
     if kind == "basic_lstm":
         return cells.BasicLSTMCell(UNITS)
     if kind == "gru":

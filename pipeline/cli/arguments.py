@@ -16,6 +16,7 @@ from pipeline.config import (
     load_config,
 )
 from pipeline.config_options import parse_input_specs, parse_outputs, parse_pin
+from pipeline.port.weights import DIRECT_KINDS, PortOptions
 
 DEFAULT_INDEX = Path("out") / "index.md"
 
@@ -80,7 +81,112 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_logging_options(convert, quiet_help="log warnings only")
     _add_batch_parser(commands)
+    _add_weights_parser(commands)
+    _add_diagnose_parser(commands)
     return parser
+
+
+def _add_weights_parser(commands: Any) -> None:
+    weights = commands.add_parser(
+        "weights",
+        help="port recurrent weights straight into nn.LSTM/nn.GRU/nn.RNN state_dicts",
+        description="Read the recurrent layers of SOURCE and write one torch state_dict per "
+        "module, with the exact constructor call that loads it. Layers no torch.nn module "
+        "computes exactly (peepholes, cell_clip, GRU reset before the matmul) are refused.",
+    )
+    weights.add_argument(
+        "source",
+        type=Path,
+        metavar="SOURCE",
+        help="a frozen graph (.pb/.pbtxt), a Keras file (.keras/.h5), an .npz (a fused "
+        "'kernel' and 'bias', or named TF1 variables) or a TF1 checkpoint prefix or folder",
+    )
+    weights.add_argument(
+        "--output-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the .pt files go (default out/weights/<source name>)",
+    )
+    _add_kernel_options(weights)
+    _add_logging_options(weights, quiet_help="log warnings only")
+
+
+def _add_diagnose_parser(commands: Any) -> None:
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="explain why a hand port of a fused TF LSTM into nn.LSTM disagrees with TF",
+        description="Run TF's fused LSTM on INPUT, run your nn.LSTM state_dict as you call it, "
+        "and find the smallest set of known mistakes whose corrections make them agree.",
+    )
+    diagnose.add_argument(
+        "source",
+        type=Path,
+        metavar="SOURCE",
+        help="a frozen graph with one BlockLSTM/BlockLSTMV2 node, or an .npz with the fused "
+        "'kernel' and 'bias'",
+    )
+    diagnose.add_argument(
+        "--state-dict", type=Path, required=True, metavar="FILE", help="your state_dict (.pt)"
+    )
+    diagnose.add_argument(
+        "--input",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="an .npz with the one array (or 'x') you fed to both frameworks",
+    )
+    diagnose.add_argument(
+        "--batch-first",
+        action="store_true",
+        help="you built nn.LSTM with batch_first=True (default: time-major, False)",
+    )
+    diagnose.add_argument(
+        "--input-name", metavar="NAME:0", help="the graph's input placeholder, if not the only one"
+    )
+    diagnose.add_argument(
+        "--output",
+        type=Path,
+        metavar="FILE",
+        help="where the corrected state_dict goes (default: beside yours, *.corrected.pt)",
+    )
+    _add_kernel_options(diagnose)
+    _add_logging_options(diagnose, quiet_help="log warnings only")
+
+
+def _add_kernel_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--layer-kind",
+        choices=DIRECT_KINDS,
+        default="block_lstm",
+        help="what a kernel given directly in an .npz is (default block_lstm: "
+        "LSTMBlockFusedCell / BlockLSTM V1)",
+    )
+    parser.add_argument(
+        "--forget-bias",
+        type=float,
+        metavar="VALUE",
+        help="forget_bias of a kernel given directly or of checkpoint/npz variables "
+        "(default 1.0; 0 for block_lstm2); fused ops in a graph carry their own",
+    )
+    parser.add_argument(
+        "--cell-clip",
+        type=float,
+        default=-1.0,
+        metavar="VALUE",
+        help="cell_clip of a kernel given directly (default -1: off)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, metavar="SECONDS", help="time limit of each stage"
+    )
+
+
+def port_options_from_args(args: argparse.Namespace) -> PortOptions:
+    return PortOptions(
+        layer_kind=args.layer_kind,
+        forget_bias=args.forget_bias,
+        cell_clip=args.cell_clip,
+        timeout=args.timeout,
+    )
 
 
 def _add_batch_parser(commands: Any) -> None:

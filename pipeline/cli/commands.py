@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.text import Text
@@ -15,8 +16,9 @@ from rich.text import Text
 from pipeline.batch import outcome as outcomes
 from pipeline.batch.expansion import expand_paths
 from pipeline.batch.schedule import plan_batch, run_batch
-from pipeline.cli.arguments import build_parser, config_from_args
+from pipeline.cli.arguments import build_parser, config_from_args, port_options_from_args
 from pipeline.cli.logs import configured_logging, interrupt, log_file_of
+from pipeline.cli.port_output import print_diagnosis, print_weights
 from pipeline.cli.progress import BatchProgress, progress_display
 from pipeline.cli.tables import (
     batch_verdict,
@@ -29,6 +31,8 @@ from pipeline.convert import convert_model
 from pipeline.convert.run import DEFAULT_TARGETS
 from pipeline.errors import ConversionError
 from pipeline.isolation import Workers
+from pipeline.port.hand_port import HandPortOptions, diagnose_port
+from pipeline.port.weights import port_weights
 from pipeline.report.index import write_index
 
 EXIT_PASSED = 0
@@ -48,6 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     with configured_logging(args.verbose, args.quiet, args.log_file, quiet_default) as log_level:
         if args.command == "batch":
             return run_batch_command(args, log_level)
+        if args.command == "weights":
+            return run_weights_command(args, log_level)
+        if args.command == "diagnose":
+            return run_diagnose_command(args, log_level)
         return run_convert_command(args, log_level)
 
 
@@ -109,3 +117,44 @@ def run_batch_command(args: argparse.Namespace, log_level: int) -> int:
     if any(result.status == outcomes.MISMATCH for result in results):
         return EXIT_MISMATCH
     return EXIT_PASSED
+
+
+def run_weights_command(args: argparse.Namespace, log_level: int) -> int:
+    """Exit status 0 when every module was written, 2 when the source cannot be ported."""
+    output_dir = args.output_dir or Path("out") / "weights" / args.source.name
+    try:
+        with Workers(log_level=log_level, log_file=log_file_of(args)) as workers:
+            result = port_weights(
+                args.source, output_dir.resolve(), port_options_from_args(args), workers
+            )
+    except ConversionError as error:
+        print_error(error, verbose=args.verbose > 0)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print_weights(result)
+    return EXIT_PASSED
+
+
+def run_diagnose_command(args: argparse.Namespace, log_level: int) -> int:
+    """Exit status 0 when the corrections explain the mismatch, 1 when they do not, 2 on error."""
+    output = args.output or args.state_dict.with_suffix(".corrected.pt")
+    options = HandPortOptions(
+        batch_first=args.batch_first,
+        port=port_options_from_args(args),
+        input_name=args.input_name,
+    )
+    try:
+        with Workers(log_level=log_level, log_file=log_file_of(args)) as workers:
+            result = diagnose_port(
+                args.source, args.state_dict, args.input, output.resolve(), options, workers
+            )
+    except ConversionError as error:
+        print_error(error, verbose=args.verbose > 0)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print_diagnosis(result)
+    return EXIT_PASSED if result.within_tolerance else EXIT_MISMATCH
