@@ -1,18 +1,20 @@
-"""Atomic artifact writes: stage the whole output folder beside it, then swap it into place.
+"""Artifact writes: stage every file beside the output folder, then move each into place.
 
 A run writes its files into a staging folder created next to the output folder (same
-filesystem, so ``os.replace`` is an atomic rename). ``publish`` removes the scratch files,
-moves an earlier run's folder aside, renames the staging folder into its place and only then
-deletes the earlier folder, so readers see the old artifacts or the new ones, never a mix.
-A failed or interrupted run publishes nothing and its staging folder is removed; one left by
-a killed run (its process gone) is removed by the next run for the same folder.
+filesystem, so ``os.replace`` is an atomic rename), and publishes them only at the end:
+one ``os.replace`` per file, ``report.json`` last, so a report always describes the files
+beside it. Files an earlier run published and this one does not (named in the earlier
+``report.json``) are removed; nothing else in the folder is touched. A failed or
+interrupted run publishes nothing and its staging folder is removed; one left by a killed
+run (its process gone) is removed by the next run for the same folder.
 
-An output folder that exists must be an earlier run's (it holds ``report.json``) or empty:
-a folder of the user's own files is refused before anything runs, never replaced.
+An output folder that exists must be empty or hold a report this tool wrote: a folder of
+someone else's files is refused before anything runs.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -71,9 +73,10 @@ class ArtifactStaging:
         return self.folder / name
 
     def publish(self, names: Sequence[str]) -> tuple[Path, ...]:
-        """Make the staged files ``names`` the output folder's content; return their paths.
+        """Move the staged files ``names`` into the output folder; return their new paths.
 
-        Every file must exist before anything moves, so a missing one publishes nothing.
+        Every file must exist, and no folder may stand where one goes, before anything
+        moves, so such a run publishes nothing.
         """
         staging = self.folder
         missing = [name for name in names if not (staging / name).is_file()]
@@ -82,13 +85,28 @@ class ArtifactStaging:
                 f"cannot publish to {self.output_dir}: the run did not write {missing}; "
                 "the stage that owns them should have failed with a reason"
             )
-        for entry in staging.iterdir():
-            if entry.name not in names:
-                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
         check_output_dir(self.output_dir)
-        _swap_into_place(staging, self.output_dir)
-        self._staging = None
-        logger.debug("published %s to %s", sorted(names), self.output_dir)
+        blocked = [name for name in names if (self.output_dir / name).is_dir()]
+        if blocked:
+            raise ConversionError(
+                f"cannot publish to {self.output_dir}: folders stand where {blocked} go; "
+                "remove them or choose another folder (--output-dir)"
+            )
+        earlier = _published_by_an_earlier_run(self.output_dir)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        ordered = sorted(names, key=lambda name: name == MARKER)
+        for name in ordered:
+            target = self.output_dir / name
+            try:
+                os.replace(staging / name, target)
+            except OSError as error:
+                raise ConversionError(
+                    f"cannot publish {name} to {self.output_dir}: {error}; remove what is in "
+                    "the way or choose another folder (--output-dir)"
+                ) from None
+        for name in sorted(earlier - set(names)):
+            (self.output_dir / name).unlink(missing_ok=True)
+        logger.debug("published %s to %s", ordered, self.output_dir)
         return tuple(self.output_dir / name for name in sorted(names))
 
 
@@ -100,29 +118,29 @@ def check_output_dir(output_dir: Path) -> None:
         raise ConfigError(
             f"output folder {output_dir} is a file; choose a folder path (--output-dir)"
         )
-    if any(output_dir.iterdir()) and not (output_dir / MARKER).is_file():
+    if any(output_dir.iterdir()) and _earlier_report(output_dir) is None:
         raise ConfigError(
-            f"output folder {output_dir} holds files that no run of this tool wrote (it has "
-            f"no {MARKER}); a run replaces its output folder whole, so choose a new or empty "
-            "folder (--output-dir), or remove that one"
+            f"output folder {output_dir} holds files, but no {MARKER} this tool wrote; "
+            "choose a new or empty folder (--output-dir), so that no file of yours is "
+            "replaced"
         )
 
 
-def _swap_into_place(staging: Path, output_dir: Path) -> None:
-    previous = None
-    if output_dir.exists():
-        previous = output_dir.with_name(f".{output_dir.name}.previous-{os.getpid()}")
-        os.replace(output_dir, previous)
+def _earlier_report(output_dir: Path) -> dict | None:
+    """The report an earlier run of this tool wrote in ``output_dir``, or ``None``."""
     try:
-        os.replace(staging, output_dir)
-    except OSError as error:
-        if previous is not None:
-            os.replace(previous, output_dir)
-        raise ConversionError(
-            f"cannot publish to {output_dir}: {error}; the earlier artifacts are kept"
-        ) from None
-    if previous is not None:
-        shutil.rmtree(previous, ignore_errors=True)
+        report = json.loads((output_dir / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(report, dict) or "pipeline" not in report.get("versions", {}):
+        return None
+    return report
+
+
+def _published_by_an_earlier_run(output_dir: Path) -> set[str]:
+    report = _earlier_report(output_dir) if output_dir.is_dir() else None
+    artifacts = (report or {}).get("artifacts", [])
+    return {name for name in artifacts if isinstance(name, str) and Path(name).name == name}
 
 
 def _remove_abandoned_staging(parent: Path, name: str) -> None:

@@ -190,6 +190,7 @@ class WorkerPool:
         self._pool = self._new_pool()
         self._lock = threading.Lock()
         self._closed = False
+        self._running: set[Any] = set()
 
     def run(self, stage: Stage, *args: Any, timeout: float, model: str, stage_name: str) -> Any:
         """Run ``stage(*args)`` in a worker and return its result; ``timeout`` in seconds.
@@ -197,7 +198,13 @@ class WorkerPool:
         ``model`` and ``stage_name`` only label errors.
         """
         logger.debug("%s worker: running %s for %s", self.framework, stage_name, model)
-        future = self._pool.schedule(_run_stage, args=(stage, args), timeout=timeout)
+        with self._lock:
+            if self._closed:
+                raise StageFailedError(
+                    f"{model}: the {stage_name} stage was not started: the workers are stopped"
+                )
+            future = self._pool.schedule(_run_stage, args=(stage, args), timeout=timeout)
+            self._running.add(future)
         try:
             return future.result()
         except ProcessExpired as error:
@@ -223,6 +230,9 @@ class WorkerPool:
             raise StageFailedError(
                 f"{model}: the {stage_name} stage failed: {error.args[0]}", *error.args[1:]
             ) from None
+        finally:
+            with self._lock:
+                self._running.discard(future)
 
     def _replace_broken_pool(self) -> None:
         with self._lock:
@@ -250,6 +260,11 @@ class WorkerPool:
             if self._closed:
                 return
             self._closed = True
+            running = list(self._running)
+        if not wait:
+            # Threads waiting on these tasks get CancelledError instead of waiting forever.
+            for future in running:
+                future.cancel()
         if wait:
             self._pool.close()
         else:

@@ -152,3 +152,12 @@ def test_an_unchanged_mismatch_is_not_redone_and_stays_a_mismatch(
     assert off.status == "mismatch"
     assert off.reason.startswith("unchanged since its last conversion, not redone; last verdict")
     assert report.stat().st_mtime_ns == published
+
+
+def test_a_folder_without_configs_is_an_error_not_a_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = cli.main(["batch", str(tmp_path), "-q"])
+
+    assert status == cli.EXIT_ERROR
+    assert "no config (.yaml, .yml) found in" in capsys.readouterr().err

@@ -95,7 +95,18 @@ def test_two_models_with_one_output_dir_leave_the_second_unconverted(
     write(folder, "multi.yaml", text)
     small, large = expand_paths([folder / "configs"])
     assert small.config is not None
-    assert large.config is None and "already the artifact folder of small" in large.error
+    assert large.config is None and "is the artifact folder of small" in large.error
+
+
+def test_an_output_dir_inside_another_models_is_refused_too(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(folder)
+    text = MULTI.replace("output_dir: ../out/large", "output_dir: ../out/small/large")
+    write(folder, "multi.yaml", text)
+    small, large = expand_paths([folder / "configs"])
+    assert small.config is not None
+    assert large.config is None and "overlaps the artifact folder of small" in large.error
 
 
 def test_folders_are_searched_for_configs_in_path_order_and_hidden_ones_left_out(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -132,3 +134,28 @@ def test_a_worker_that_dies_while_importing_its_framework_is_reported_and_replac
 def test_a_stage_module_that_cannot_be_imported_is_a_stage_failure(pool: WorkerPool) -> None:
     with pytest.raises(StageFailedError, match="ModuleNotFoundError: No module named 'nowhere'"):
         run(pool, "nowhere.stage:run")
+
+
+def test_stopping_the_pool_releases_a_thread_waiting_on_a_running_stage() -> None:
+    pool = WorkerPool("tensorflow", preload=False)
+    errors: list[BaseException] = []
+
+    def wait_on_a_hanging_stage() -> None:
+        try:
+            run(pool, stand_ins.hang, timeout=600)
+        except BaseException as error:  # the test asserts on it below
+            errors.append(error)
+
+    waiter = threading.Thread(target=wait_on_a_hanging_stage)
+    waiter.start()
+    time.sleep(3)  # the worker has started and is running the stage
+    started = time.perf_counter()
+    pool.close(wait=False)
+    waiter.join(timeout=30)
+
+    assert not waiter.is_alive()
+    assert time.perf_counter() - started < 30
+    assert [type(error) for error in errors] == [StageFailedError]
+    assert "cancelled" in str(errors[0])
+    with pytest.raises(StageFailedError, match="workers are stopped"):
+        run(pool, stand_ins.add, 1, 1)

@@ -163,16 +163,25 @@ def _refuse_shared_output_dirs(entries: list[BatchEntry]) -> list[BatchEntry]:
         if entry.config is None:
             checked.append(entry)
             continue
-        owner = owners.setdefault(entry.config.output_dir, entry)
-        if owner is not entry:
+        folder = entry.config.output_dir
+        owner = next((other for path, other in owners.items() if _overlap(path, folder)), None)
+        if owner is None:
+            owners[folder] = entry
+        else:
+            relation = "is" if owner.config.output_dir == folder else "overlaps"
             message = (
-                f"invalid config {entry.where}: output_dir {entry.config.output_dir} is "
-                f"already the artifact folder of {owner.name} ({owner.where}); give this "
-                "model its own name or output_dir"
+                f"invalid config {entry.where}: output_dir {folder} {relation} the artifact "
+                f"folder of {owner.name} ({owner.config.output_dir}, {owner.where}); give this "
+                "model an output_dir of its own, neither inside nor around another's"
             )
             entry = BatchEntry(entry.name, entry.config_file, entry.line, error=message)
         checked.append(entry)
     return checked
+
+
+def _overlap(first: Path, second: Path) -> bool:
+    """True when one folder is the other or holds it."""
+    return first == second or first in second.parents or second in first.parents
 
 
 def _value_node(node: Any, part: Any) -> Any:

@@ -16,7 +16,12 @@ from rich.text import Text
 from pipeline.batch import outcome as outcomes
 from pipeline.batch.expansion import expand_paths
 from pipeline.batch.schedule import plan_batch, run_batch
-from pipeline.cli.arguments import build_parser, config_from_args, port_options_from_args
+from pipeline.cli.arguments import (
+    build_parser,
+    config_from_args,
+    core_count,
+    port_options_from_args,
+)
 from pipeline.cli.logs import configured_logging, interrupt, log_file_of
 from pipeline.cli.port_output import print_diagnosis, print_weights
 from pipeline.cli.progress import BatchProgress, progress_display
@@ -34,6 +39,8 @@ from pipeline.isolation import Workers
 from pipeline.port.hand_port import HandPortOptions, diagnose_port
 from pipeline.port.weights import port_weights
 from pipeline.report.index import write_index
+
+logger = logging.getLogger(__name__)
 
 EXIT_PASSED = 0
 EXIT_MISMATCH = 1
@@ -78,11 +85,26 @@ def run_batch_command(args: argparse.Namespace, log_level: int) -> int:
     if args.jobs < 1:
         print(f"error: --jobs: expected 1 or more, received {args.jobs}", file=sys.stderr)
         return EXIT_ERROR
+    if args.timeout is not None and args.timeout <= 0:
+        print(f"error: --timeout: expected seconds > 0, received {args.timeout}", file=sys.stderr)
+        return EXIT_ERROR
+    cores = core_count()
+    if args.jobs > cores:
+        logger.warning(
+            "--jobs %d is more than the %d cores: each job holds a TensorFlow and a torch "
+            "worker (about 1.5 GB), and they will only take turns on the cores",
+            args.jobs,
+            cores,
+        )
     overrides = {} if args.timeout is None else {"timeout": args.timeout}
     try:
         entries = expand_paths(args.paths, overrides)
     except ConversionError as error:
         print_error(error, verbose=args.verbose > 1)
+        return EXIT_ERROR
+    if not entries:
+        paths = ", ".join(str(path) for path in args.paths)
+        print(f"error: no config (.yaml, .yml) found in {paths}", file=sys.stderr)
         return EXIT_ERROR
     console = Console(highlight=False, soft_wrap=True, width=console_width(), stderr=False)
     start = time.perf_counter()
