@@ -7,6 +7,7 @@ them from drawing at the same time all the same, as matplotlib promises no threa
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -41,6 +42,8 @@ def plot_error_per_step(
     atol: float,
 ) -> Path:
     """Draw each party's error per step in ``curves`` against ``reference`` into ``path``."""
+    # NOTE: matplotlib's font search logs thousands of DEBUG lines into --log-file.
+    logging.getLogger("matplotlib").setLevel(logging.INFO)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
