@@ -7,8 +7,9 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
 from rich.text import Text
@@ -42,6 +43,8 @@ from pipeline.report.index import write_index
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 EXIT_PASSED = 0
 EXIT_MISMATCH = 1
 EXIT_ERROR = 2
@@ -57,26 +60,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     quiet_default = logging.WARNING if args.command == "batch" else logging.INFO
     with configured_logging(args.verbose, args.quiet, args.log_file, quiet_default) as log_level:
-        if args.command == "batch":
-            return run_batch_command(args, log_level)
-        if args.command == "weights":
-            return run_weights_command(args, log_level)
-        if args.command == "diagnose":
-            return run_diagnose_command(args, log_level)
-        return run_convert_command(args, log_level)
+        command = _COMMANDS.get(args.command, run_convert_command)
+        try:
+            return command(args, log_level)
+        except _Stopped as stopped:
+            return stopped.status
+
+
+class _Stopped(Exception):
+    """A command ended early; ``status`` is its exit status (the reason is printed)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _in_workers(
+    args: argparse.Namespace, log_level: int, work: Callable[[Workers], T], interrupted: str
+) -> T:
+    """``work`` with fresh workers; an error or an interrupt is printed and stops the command."""
+    try:
+        with Workers(log_level=log_level, log_file=log_file_of(args)) as workers:
+            return work(workers)
+    except ConversionError as error:
+        print_error(error, verbose=args.verbose > 0)
+        raise _Stopped(EXIT_ERROR) from None
+    except KeyboardInterrupt:
+        print(interrupted, file=sys.stderr)
+        raise _Stopped(EXIT_INTERRUPTED) from None
 
 
 def run_convert_command(args: argparse.Namespace, log_level: int) -> int:
     try:
         config = config_from_args(args)
-        with Workers(log_level=log_level, log_file=log_file_of(args)) as workers:
-            result = convert_model(config, workers)
     except ConversionError as error:
         print_error(error, verbose=args.verbose > 0)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted; nothing was published", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    result = _in_workers(
+        args,
+        log_level,
+        lambda workers: convert_model(config, workers),
+        "interrupted; nothing was published",
+    )
     print_result(result)
     return EXIT_PASSED if result.passed else EXIT_MISMATCH
 
@@ -143,18 +168,15 @@ def run_batch_command(args: argparse.Namespace, log_level: int) -> int:
 
 def run_weights_command(args: argparse.Namespace, log_level: int) -> int:
     """Exit status 0 when every module was written, 2 when the source cannot be ported."""
-    output_dir = args.output_dir or Path("out") / "weights" / args.source.name
-    try:
-        with Workers(log_level=log_level, log_file=log_file_of(args)) as workers:
-            result = port_weights(
-                args.source, output_dir.resolve(), port_options_from_args(args), workers
-            )
-    except ConversionError as error:
-        print_error(error, verbose=args.verbose > 0)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    output_dir = (args.output_dir or Path("out") / "weights" / args.source.name).resolve()
+    result = _in_workers(
+        args,
+        log_level,
+        lambda workers: port_weights(
+            args.source, output_dir, port_options_from_args(args), workers
+        ),
+        "interrupted",
+    )
     print_weights(result)
     return EXIT_PASSED
 
@@ -167,16 +189,21 @@ def run_diagnose_command(args: argparse.Namespace, log_level: int) -> int:
         port=port_options_from_args(args),
         input_name=args.input_name,
     )
-    try:
-        with Workers(log_level=log_level, log_file=log_file_of(args)) as workers:
-            result = diagnose_port(
-                args.source, args.state_dict, args.input, output.resolve(), options, workers
-            )
-    except ConversionError as error:
-        print_error(error, verbose=args.verbose > 0)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    result = _in_workers(
+        args,
+        log_level,
+        lambda workers: diagnose_port(
+            args.source, args.state_dict, args.input, output.resolve(), options, workers
+        ),
+        "interrupted",
+    )
     print_diagnosis(result)
     return EXIT_PASSED if result.within_tolerance else EXIT_MISMATCH
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, int], int]] = {
+    "convert": run_convert_command,
+    "batch": run_batch_command,
+    "weights": run_weights_command,
+    "diagnose": run_diagnose_command,
+}
