@@ -46,7 +46,7 @@ class ArtifactStaging:
         check_output_dir(self.output_dir)
         parent = self.output_dir.parent
         parent.mkdir(parents=True, exist_ok=True)
-        _remove_abandoned_staging(parent, self.output_dir.name)
+        remove_abandoned_staging(self.output_dir)
         prefix = f".{self.output_dir.name}.staging-{os.getpid()}-"
         self._staging = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
         logger.debug("staging artifacts in %s", self._staging)
@@ -143,9 +143,12 @@ def _published_by_an_earlier_run(output_dir: Path) -> set[str]:
     return {name for name in artifacts if isinstance(name, str) and Path(name).name == name}
 
 
-def _remove_abandoned_staging(parent: Path, name: str) -> None:
-    """Remove staging and set-aside folders of runs whose process no longer exists."""
-    owner = re.compile(rf"\.{re.escape(name)}\.(?:staging|previous)-(\d+)(?:-.*)?")
+def remove_abandoned_staging(output_dir: Path) -> None:
+    """Remove the staging folders for ``output_dir`` of runs whose process no longer exists."""
+    parent, name = output_dir.parent, output_dir.name
+    if not parent.is_dir():
+        return
+    owner = re.compile(rf"\.{re.escape(name)}\.staging-(\d+)(?:-.*)?")
     for folder in parent.iterdir():
         match = owner.fullmatch(folder.name)
         if match and not _is_running(int(match.group(1))):

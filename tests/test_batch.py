@@ -132,8 +132,8 @@ def test_the_batch_command_prints_a_summary_writes_the_index_and_exits_non_zero(
     for name, expected in EXPECTED.items():
         assert any(name in line and expected in line for line in output.splitlines())
     text = index.read_text()
-    assert "[good-a](good-a/report.md) | passed" in text
-    assert "[off](off/report.md) | mismatch" in text
+    assert "[good-a](<good-a/report.md>) | passed" in text
+    assert "[off](<off/report.md>) | mismatch" in text
     assert "| abort | failed" in text
     assert "DEBUG" in log_file.read_text()
 
@@ -161,3 +161,16 @@ def test_a_folder_without_configs_is_an_error_not_a_pass(
 
     assert status == cli.EXIT_ERROR
     assert "no config (.yaml, .yml) found in" in capsys.readouterr().err
+
+
+def test_planning_removes_staging_left_by_a_killed_run_of_a_skipped_model(
+    batch_folder: Path,
+) -> None:
+    entries = expand_paths([batch_folder])
+    output_dir = next(entry.config.output_dir for entry in entries if entry.config is not None)
+    abandoned = output_dir.parent / f".{output_dir.name}.staging-999999999-abc"
+    abandoned.mkdir(parents=True)
+
+    plan_batch(entries)
+
+    assert not abandoned.exists()

@@ -32,6 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pipeline.artifacts import remove_abandoned_staging
 from pipeline.batch import outcome as outcomes
 from pipeline.batch.expansion import BatchEntry
 from pipeline.batch.outcome import ModelOutcome
@@ -87,6 +88,7 @@ def plan_batch(entries: Sequence[BatchEntry], *, force: bool = False) -> tuple[P
             logger.debug("%s: cannot hash its files: %s", entry.name, error)
             plan.append(PlannedModel(entry))
             continue
+        remove_abandoned_staging(entry.config.output_dir)  # also for models left as they are
         standing = None if force else up_to_date_report(entry.config, content)
         plan.append(PlannedModel(entry, content, standing))
     left = sum(planned.needs_conversion for planned in plan)

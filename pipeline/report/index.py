@@ -84,7 +84,8 @@ def write_index(path: Path, outcomes: Sequence[OutcomeLike], wall_seconds: float
 
 
 def _link(target: Path, folder: Path) -> str:
-    return Path(os.path.relpath(Path(target).resolve(), folder)).as_posix()
+    """A Markdown link destination; ``<...>`` keeps spaces and parentheses in the path."""
+    return f"<{Path(os.path.relpath(Path(target).resolve(), folder)).as_posix()}>"
 
 
 def _one_line(text: str) -> str:
