@@ -133,7 +133,7 @@ def test_a_mixed_batch_converts_the_good_reports_the_bad_and_the_rerun_skips(
     assert "FAILED" in first.stdout and "atol 1e-12" in first.stdout
     assert not (tmp_path / "out" / "truncated").exists()
     index = (tmp_path / "out" / "index.md").read_text()
-    assert all(f"[{name}]({name}/report.md)" in index for name in good)
+    assert all(f"[{name}](<{name}/report.md>)" in index for name in good)
 
     rerun, rerun_seconds = run_batch_command(tmp_path)
 
