@@ -17,6 +17,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
+from pipeline.recurrent.lstm import OnnxLstmWeights, fused_kernel_to_onnx
+
 OUTPUTS = ("h:0", "cs_final:0", "h_final:0")
 INPUT_NAME = "x:0"
 FORGET_BIAS = 1.0
@@ -92,3 +96,17 @@ QUICK_MODELS = (
     BenchModel("mid", 16, 32, 10, 2, warmup=1, repeats=3, atol=1.0e-4),
     BenchModel("large", 32, 32, 10, 2, layers=2, warmup=1, repeats=3, atol=1.0e-4),
 )
+
+
+def layer_onnx_weights(model: BenchModel, weights: Any, layer: int) -> OnnxLstmWeights:
+    """ONNX ``W, R, B`` of ``layer``, from the fused TF kernel and bias the graph holds.
+
+    ``weights`` maps ``kernel_<layer>`` and ``bias_<layer>`` to arrays (an open ``.npz``).
+    """
+    return fused_kernel_to_onnx(
+        np.asarray(weights[f"kernel_{layer}"]),
+        np.asarray(weights[f"bias_{layer}"]),
+        input_size=model.layer_input_size(layer),
+        gate_order="tf_block_lstm",
+        forget_bias=FORGET_BIAS,
+    )

@@ -20,9 +20,8 @@ import onnx
 import onnxruntime
 from onnx import TensorProto, helper, numpy_helper
 
-from pipeline.bench.models import FORGET_BIAS, INPUT_NAME, BenchModel
+from pipeline.bench.models import INPUT_NAME, BenchModel, layer_onnx_weights
 from pipeline.bench.timing import Timing, time_interleaved
-from pipeline.recurrent.lstm import fused_kernel_to_onnx
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +42,7 @@ def write_hand_built_model(model: BenchModel, weights_npz: Path, path: Path) -> 
     layer_input = INPUT_NAME
     with np.load(weights_npz) as data:
         for layer in range(model.layers):
-            weights = fused_kernel_to_onnx(
-                data[f"kernel_{layer}"],
-                data[f"bias_{layer}"],
-                input_size=model.layer_input_size(layer),
-                gate_order="tf_block_lstm",
-                forget_bias=FORGET_BIAS,
-            )
+            weights = layer_onnx_weights(model, data, layer)
             names = [f"W_{layer}", f"R_{layer}", f"B_{layer}"]
             for name, array in zip(names, (weights.W, weights.R, weights.B), strict=True):
                 initializers.append(numpy_helper.from_array(array, name))

@@ -23,11 +23,10 @@ import numpy as np
 import onnx
 import torch
 
-from pipeline.bench.models import FORGET_BIAS, INPUT_NAME, BenchModel
+from pipeline.bench.models import INPUT_NAME, BenchModel, layer_onnx_weights
 from pipeline.bench.timing import time_interleaved
 from pipeline.onnx_to_torch.folding import fold_for_shapes
 from pipeline.onnx_to_torch.importer import import_onnx
-from pipeline.recurrent.lstm import fused_kernel_to_onnx
 from pipeline.recurrent.onnx_to_torch import onnx_to_torch
 
 logger = logging.getLogger(__name__)
@@ -80,13 +79,7 @@ def bare_lstm(model: BenchModel, weights_npz: str) -> torch.nn.LSTM:
     lstm = torch.nn.LSTM(model.input_size, model.hidden_size, num_layers=model.layers)
     with np.load(weights_npz) as data, torch.no_grad():
         for layer in range(model.layers):
-            onnx_weights = fused_kernel_to_onnx(
-                data[f"kernel_{layer}"],
-                data[f"bias_{layer}"],
-                input_size=model.layer_input_size(layer),
-                gate_order="tf_block_lstm",
-                forget_bias=FORGET_BIAS,
-            )
+            onnx_weights = layer_onnx_weights(model, data, layer)
             mapped = onnx_to_torch("LSTM", onnx_weights.W[0], onnx_weights.R[0], onnx_weights.B[0])
             for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
                 getattr(lstm, f"{kind}_l{layer}").copy_(torch.from_numpy(getattr(mapped, kind)))
