@@ -15,7 +15,9 @@ INPUT_SIZE, UNITS, STEPS, BATCH = 5, 6, 7, 3
 
 @dataclass(frozen=True)
 class CellGraph:
-    cell: str  # lstm, lstm_full, lstm_proj, basic_lstm, gru, lstm_block, gru_block
+    # lstm, lstm_peephole, lstm_peephole_clip, lstm_full, lstm_proj, basic_lstm, gru,
+    # lstm_block, gru_block
+    cell: str
     runner: str = "dynamic"  # dynamic, static, bidirectional
     layers: int = 1
     time_major: bool = False
@@ -91,6 +93,10 @@ def _randomize_variables(tf1, session) -> None:
 def _cell(tf, cells, kind: str):
     if kind == "lstm":
         return cells.LSTMCell(UNITS)
+    if kind == "lstm_peephole":
+        return cells.LSTMCell(UNITS, use_peepholes=True)
+    if kind == "lstm_peephole_clip":
+        return cells.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.5)
     if kind == "lstm_full":
         return cells.LSTMCell(UNITS, use_peepholes=True, cell_clip=0.5, num_proj=4, proj_clip=0.3)
     if kind == "lstm_proj":
@@ -147,3 +153,18 @@ def _block_cell_class(tf, cells):
             return out.h, out.h
 
     return BlockCell
+
+
+def read_constants(path: str, suffixes: list[str]) -> dict[str, list]:
+    """The frozen graph's Const values whose node names end with one of ``suffixes``, as lists
+    (stages return plain data)."""
+    import tensorflow as tf
+
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(Path(path).read_bytes())
+    values = {}
+    for node in graph_def.node:
+        for suffix in suffixes:
+            if node.op == "Const" and node.name.endswith(suffix):
+                values[node.name] = tf.make_ndarray(node.attr["value"].tensor).tolist()
+    return values

@@ -20,6 +20,7 @@ from pipeline.recurrent import block_lstm_op
 from pipeline.tf_to_onnx.block_lstm_function import block_lstm_function
 from pipeline.tf_to_onnx.handlers import custom_op_handlers
 from pipeline.tf_to_onnx.records import ExportLog, RecurrentNodeRecord
+from pipeline.tf_to_onnx.tf1_cells import names as tf1_cell_names
 from pipeline.tf_to_onnx.tf2onnx_entry import convert_graph_def
 
 logger = logging.getLogger(__name__)
@@ -77,15 +78,23 @@ def export_graph_def(
 
 
 def _tf2onnx_recurrent_nodes(model: onnx.ModelProto, log: ExportLog) -> list[RecurrentNodeRecord]:
-    """Records for the recurrent nodes tf2onnx's own rewriters wrote (not our handlers)."""
+    """Records for the recurrent nodes the rewriters wrote: tf2onnx's, and our TF1 cells'."""
     ours = tuple(record.node for record in log.nodes)
     records = []
     for node in model.graph.node:
         if node.domain or node.op_type not in _RECURRENT_OPS or node.name.startswith(ours):
             continue
-        if node.op_type in ("Scan", "Loop"):
+        tf1_cell = tf1_cell_names.cell_of(node.name)
+        if tf1_cell is not None:
+            path = f"fused ONNX {node.op_type} ({tf1_cell_names.PATH})"
+            reason = tf1_cell_names.REASONS[tf1_cell]
+        elif node.op_type in ("Scan", "Loop"):
             path = f"ONNX {node.op_type} (tf2onnx's loop rewriter)"
-            reason = "tf2onnx matched no fused ONNX op to this while-loop; its body is kept as is"
+            reason = (
+                "neither tf2onnx nor our TF1 cell rewriter matched a fused ONNX op to this "
+                "while-loop (a cell_clip, a num_proj projection or another cell); its body is "
+                "kept as is, which is exact"
+            )
         else:
             path = f"fused ONNX {node.op_type} (tf2onnx's rewriter)"
             reason = "tf2onnx matched the cell's pattern"

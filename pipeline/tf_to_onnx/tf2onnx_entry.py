@@ -14,6 +14,11 @@
   ``optimize_graph`` deep-copy the whole graph before every optimizer of every iteration (to
   restore it if one fails). With 128 MiB of weights that held about 7 GB at once. Here the
   graph is copied once; only if an optimizer fails is that copy optimized the careful way.
+
+``process_tf_graph`` also gets our rewriter of TF1 cell loops through its public
+``custom_rewriter`` hook (``pipeline.tf_to_onnx.tf1_cells``): it turns the Scans tf2onnx's
+LSTM and GRU rewriters leave behind (a peephole ``LSTMCell``, a ``MultiRNNCell`` of
+``GRUCell``s) into one fused node per layer wherever that is exact.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from collections.abc import Callable
 import onnx
 import tensorflow as tf
 from tf2onnx import optimizer, tf_loader, tfonnx
+
+from pipeline.tf_to_onnx.tf1_cells.rewriter import rewrite_tf1_cell_scans
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,7 @@ def convert_graph_def(
             output_names=output_names,
             opset=opset,
             custom_op_handlers=custom_op_handlers,
+            custom_rewriter=[rewrite_tf1_cell_scans],
             shape_override=shape_override,
         )
     graph = _optimize(graph)
