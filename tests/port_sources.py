@@ -44,8 +44,12 @@ def write_cell_checkpoint(spec: CellGraph, folder: str) -> str:
     return prefix
 
 
-def write_keras_model(kind: str, folder: str) -> str:
-    """A Keras model of one recurrent layer, saved as ``.keras``; returns its path."""
+def write_keras_model(kind: str, folder: str, suffix: str = ".keras") -> str:
+    """A Keras model of one recurrent layer, saved as ``.keras`` (or ``.h5``); returns its path.
+
+    Beside it: ``expected.npz`` (``x`` and Keras' own output ``y``) and ``weights.npz``, the
+    model's weights in ``get_weights()`` order, keyed ``"0"``, ``"1"``, ...
+    """
     import keras
 
     layers = {
@@ -56,17 +60,34 @@ def write_keras_model(kind: str, folder: str) -> str:
         "bidirectional_lstm": lambda: keras.layers.Bidirectional(
             keras.layers.LSTM(6, return_sequences=True)
         ),
+        "bidirectional_gru": lambda: keras.layers.Bidirectional(
+            keras.layers.GRU(6, return_sequences=True)
+        ),
     }
     keras.utils.set_random_seed(5)
     model = keras.Sequential([keras.Input((7, INPUT_SIZE)), layers[kind]()])
     rng = np.random.default_rng(5)
     for weight in model.weights:  # trained-looking biases too
         weight.assign(rng.uniform(-0.5, 0.5, weight.shape).astype(np.float32))
-    path = str(Path(folder) / f"{kind}.keras")
+    path = str(Path(folder) / f"{kind}{suffix}")
     model.save(path)
     x = rng.uniform(-1, 1, (3, 7, INPUT_SIZE)).astype(np.float32)
     np.savez(Path(folder) / "expected.npz", x=x, y=np.asarray(model(x)))
+    weights = {str(index): np.asarray(value) for index, value in enumerate(model.get_weights())}
+    np.savez(Path(folder) / "weights.npz", **weights)
     return path
+
+
+def graph_constants(path: str, names: list[str], npz_path: str) -> str:
+    """The values of the ``Const`` nodes ``names`` of the graph at ``path``, as an npz."""
+    import tensorflow as tf
+
+    from pipeline.sources.frozen_graph import load_graph_def
+
+    nodes = {node.name: node for node in load_graph_def(path).node}
+    values = {name: tf.make_ndarray(nodes[name].attr["value"].tensor) for name in names}
+    np.savez(npz_path, **values)
+    return npz_path
 
 
 def checkpoint_to_npz(prefix: str, path: str) -> str:

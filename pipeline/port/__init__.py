@@ -7,7 +7,11 @@
 - ``modules``: group layers into torch modules, refuse what no torch module computes exactly.
 - ``weights``: the ``weights`` command's work, source to written ``state_dict``.
 - ``state_dict``: save and load ``.pt`` files (torch side).
-- ``reference``, ``diagnosis``, ``hand_port``: TF's reference for a fused LSTM (TF worker),
-  the search for the mistakes that explain a hand port's mismatch (torch side), and the
-  ``diagnose`` command's stages that tie them together.
+- ``reference``: TF's input and output of every layer-direction of a module (TF worker).
+- ``source_units``: what TF computes for each layer-direction, in torch's terms.
+- ``mistakes``: the known mistakes of a hand port and their corrections (framework-free).
+- ``exact_units``: one layer-direction run in torch, in ``nn.LSTM``/``GRU``/``RNN`` or in an
+  exact loop (peepholes, cell_clip, GRU reset before the matmul).
+- ``diagnosis``, ``hand_port``: the search for the mistakes that explain a hand port's
+  mismatch, per layer-direction (torch side), and the ``diagnose`` command's stages.
 """

@@ -1,96 +1,74 @@
-"""Which known mistakes explain why a hand port of a fused TF LSTM disagrees with TF.
+"""Which known mistakes explain why a hand port of a TF recurrent layer disagrees with TF.
 
-The user's port is a ``state_dict`` of one ``nn.LSTM`` layer (``weight_ih_l0 [4H, I]``,
-``weight_hh_l0 [4H, H]``, ``bias_ih_l0``, ``bias_hh_l0``) and a call (``batch_first``, the
-same input array that TF was fed). Each known mistake has a correction: a function of the
-port. The search applies every set of corrections, in one fixed order, to the port, runs
-``nn.LSTM`` and scores the set by its max abs error against TF's output. The answer is the
-smallest set within the tolerance (the lowest error among sets of that size). A set is
+The user's port is the ``state_dict`` of one ``nn.LSTM``/``nn.GRU``/``nn.RNN`` (any
+``num_layers``, ``bidirectional``) and a call (``batch_first``, the array TF was fed). It is
+searched one unit at a time, a unit being one layer-direction (``weight_ih_l{k}[_reverse]``,
+``weight_hh_l{k}[_reverse]``, ``bias_ih_l{k}[_reverse]``, ``bias_hh_l{k}[_reverse]``): unit
+``k`` reads TF's own output of layer ``k - 1`` and is scored against TF's output of that
+layer-direction, so each unit's mistakes show on their own.
+
+The known mistakes and their corrections are in ``pipeline.port.mistakes``. For each unit the
+search applies every set of corrections, in one fixed order, runs the unit
+(``pipeline.port.exact_units``) and scores the set by its max abs error against TF. The answer
+is the smallest set within the tolerance (the lowest error among sets of that size). A set is
 skipped when one of its corrections changes nothing, since a smaller set then does the same.
 
-The corrections, in the order they apply:
-
-==================  =========================================================================
-``not_transposed``  each kernel half reshaped to [4H, n] instead of transposed: undo it
-``halves_swapped``  [weight_hh | weight_ih] is TF's kernel transposed: split it at I instead
-``gate_order``      the blocks are in some other order (TF V1's i, c, f, o, say): reorder
-``bias_missing``    bias_ih := TF's bias in torch's gate order, bias_hh := 0
-``bias_doubled``    TF's bias put in both halves (nn.LSTM adds them): bias_hh := 0
-``forget_bias``     forget_bias added to bias_ih's forget block, [H, 2H)
-``time_major``      TF reads the array time-major [T, B, I], a batch_first=True call reads it
-                    [B, T, I]: both are made to read it the way with more steps (a one-step
-                    run shows neither forget_bias nor the recurrent kernel). Where that is
-                    torch's reading, TF is fed ``x.transpose(1, 0, 2)``; else batch_first
-                    is turned off
-==================  =========================================================================
-
-Torch is imported inside the functions: this runs in the torch worker or the test process.
+The error before is the user's whole module called as given; the error after chains the
+corrected units, each layer reading the previous corrected layer, in the layout that the first
+unit's corrections chose. Torch is imported inside the functions: this runs in the torch worker
+or the test process.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from pipeline.recurrent.gates import GATE_ORDERS, reorder_gates
+from pipeline.port.mistakes import (
+    EXACT_MISTAKES,
+    MISTAKES,
+    PARAMETERS,
+    Correction,
+    ExactFeatures,
+    Port,
+    TfUnit,
+    apply,
+    candidate_sets,
+)
 
 logger = logging.getLogger(__name__)
 
 TOLERANCE = 1e-5
-PARAMETERS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
-MISTAKES = (
-    "not_transposed", "halves_swapped", "gate_order", "bias_missing", "bias_doubled",
-    "forget_bias", "time_major",
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Port:
-    """A port: one ``nn.LSTM`` layer's parameters, how it is called, and how TF is fed.
-
-    ``tf_transposed`` compares against TF fed ``x.transpose(1, 0, 2)`` instead of ``x``.
-    """
-
-    state: dict[str, np.ndarray]
-    batch_first: bool
-    tf_transposed: bool = False
+__all__ = [
+    "MISTAKES", "ExactFeatures", "Port", "References", "TfUnit", "diagnose", "diagnose_stack",
+    "run_port",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
 class References:
-    """TF's output for ``x`` as fed (time-major), and for ``x.transpose(1, 0, 2)``, in the
-    layout of ``x`` (so ``[B, T, H]`` for a batch-major reading)."""
+    """TF's input and output of one unit for ``x`` as fed, and for ``x.transpose(1, 0, 2)``,
+    each in the layout of ``x``. Layer 0's inputs are ``x`` itself."""
 
     as_fed: np.ndarray
     transposed: np.ndarray
+    input_as_fed: np.ndarray | None = None
+    input_transposed: np.ndarray | None = None
 
     def of(self, port: Port) -> np.ndarray:
         return self.transposed if port.tf_transposed else self.as_fed
 
-
-@dataclass(frozen=True)
-class TfLayer:
-    """What TF computes: its fused kernel and bias (in ``gate_order``) and ``forget_bias``."""
-
-    kernel: np.ndarray
-    bias: np.ndarray
-    gate_order: str
-    forget_bias: float
-
-
-@dataclass(frozen=True)
-class Correction:
-    mistake: str
-    detail: str  # the gate order for gate_order, else ""
-    explanation: str
+    def input_of(self, port: Port, x: np.ndarray) -> np.ndarray:
+        chosen = self.input_transposed if port.tf_transposed else self.input_as_fed
+        return x if chosen is None else chosen
 
 
 @dataclass(frozen=True)
 class Diagnosis:
+    """One unit's answer."""
+
     corrections: tuple[Correction, ...]
     error_before: float
     error_after: float
@@ -103,20 +81,50 @@ class Diagnosis:
         return tuple(correction.mistake for correction in self.corrections)
 
 
-def run_port(port: Port, x: np.ndarray) -> np.ndarray:
-    """The output of ``nn.LSTM`` with ``port``'s parameters and call on ``x``."""
-    import torch
+@dataclass(frozen=True)
+class UserModule:
+    """The user's module: its kind, whole ``state_dict`` and the call's layout."""
 
-    hidden_size = port.state["weight_hh_l0"].shape[1]
-    input_size = port.state["weight_ih_l0"].shape[1]
-    module = torch.nn.LSTM(input_size, hidden_size, batch_first=port.batch_first)
-    tensors = {
-        name: torch.from_numpy(np.ascontiguousarray(port.state[name])) for name in PARAMETERS
-    }
-    module.load_state_dict(tensors, strict=True)
-    with torch.no_grad():
-        output, _ = module(torch.from_numpy(x))
-    return output.numpy()
+    kind: str
+    state: dict[str, np.ndarray]
+    batch_first: bool
+    num_layers: int
+    bidirectional: bool
+
+    def units(self) -> list[tuple[int, bool]]:
+        directions = (False, True) if self.bidirectional else (False,)
+        return [(layer, reverse) for layer in range(self.num_layers) for reverse in directions]
+
+
+@dataclass(frozen=True)
+class StackDiagnosis:
+    units: tuple[tuple[int, bool, Diagnosis], ...]  # layer, reverse, the unit's answer
+    error_before: float
+    error_after: float
+    corrected_state: dict[str, np.ndarray]
+    batch_first: bool
+    tf_transposed: bool
+    within_tolerance: bool
+
+    @property
+    def needs_exact_loop(self) -> tuple[str, ...]:
+        """The mistakes found whose correction no ``torch.nn`` module holds."""
+        found = {m for _, _, unit in self.units for m in unit.mistakes if m in EXACT_MISTAKES}
+        return tuple(m for m in EXACT_MISTAKES if m in found)
+
+
+def suffix(layer: int, reverse: bool) -> str:
+    return f"_l{layer}" + ("_reverse" if reverse else "")
+
+
+def run_port(port: Port, x: np.ndarray) -> np.ndarray:
+    """The output of ``port``'s unit, called as it says, on ``x``."""
+    from pipeline.port.exact_units import run_unit
+
+    return run_unit(
+        port.kind, port.state, x, batch_first=port.batch_first, reverse=port.reverse,
+        features=port.features,
+    )  # fmt: skip
 
 
 def max_error(candidate: np.ndarray, reference: np.ndarray) -> float:
@@ -129,23 +137,28 @@ def diagnose(
     port: Port,
     x: np.ndarray,
     references: References,
-    tf_layer: TfLayer,
+    tf_unit: TfUnit,
     *,
     tolerance: float = TOLERANCE,
 ) -> Diagnosis:
     """The smallest set of corrections that brings ``port``'s output within ``tolerance``."""
-    error_before = max_error(run_port(port, x), references.of(port))
+
+    def error_of(candidate: Port) -> float:
+        output = run_port(candidate, references.input_of(candidate, x))
+        return max_error(output, references.of(candidate))
+
+    error_before = error_of(port)
     if error_before <= tolerance:
         return Diagnosis((), error_before, error_before, port, True, 0)
-    closest: tuple[float, tuple[Correction, ...], Port] | None = None
+    closest: tuple[float, tuple[Correction, ...], Port] = (error_before, (), port)
     for size in range(1, len(MISTAKES) + 1):
         hits = []
-        for corrections in _candidate_sets(size, tf_layer):
-            corrected = _apply(port, corrections, tf_layer, x.shape)
+        for corrections in candidate_sets(size, tf_unit):
+            corrected = apply(port, corrections, tf_unit, x.shape)
             if corrected is None:
                 continue
-            error = max_error(run_port(corrected, x), references.of(corrected))
-            if closest is None or error < closest[0]:
+            error = error_of(corrected)
+            if error < closest[0]:
                 closest = (error, corrections, corrected)
             if error <= tolerance:
                 hits.append((error, corrections, corrected))
@@ -157,168 +170,143 @@ def diagnose(
     return Diagnosis(corrections, error_before, error, corrected, False, 0)
 
 
-def _candidate_sets(size: int, tf_layer: TfLayer):
-    orders = ["".join(order) for order in itertools.permutations(GATE_ORDERS["torch_lstm"])]
-    orders = [order for order in orders if order != GATE_ORDERS["torch_lstm"]]
-    # The orders people copy first: TF's own.
-    known = [GATE_ORDERS["tf_block_lstm"], GATE_ORDERS["onnx_lstm"]]
-    orders = [o for o in known if o in orders] + [o for o in orders if o not in known]
-    for mistakes in itertools.combinations(MISTAKES, size):
-        if "gate_order" not in mistakes:
-            yield tuple(_correction(m, "", tf_layer) for m in mistakes)
-            continue
-        for order in orders:
-            yield tuple(_correction(m, order, tf_layer) for m in mistakes)
+def diagnose_stack(
+    user: UserModule,
+    x: np.ndarray,
+    references: dict[str, np.ndarray],
+    tf_units: dict[tuple[int, bool], TfUnit],
+    *,
+    tolerance: float = TOLERANCE,
+) -> StackDiagnosis:
+    """Diagnose every unit of ``user``; ``references`` are ``stack_reference``'s arrays."""
+    from pipeline.port.exact_units import run_module
 
-
-def _correction(mistake: str, order: str, tf_layer: TfLayer) -> Correction:
-    explanations = {
-        "not_transposed": "kernel not transposed: each half was reshaped to [4H, n]; "
-        "use weight_ih = w[:I].T and weight_hh = w[I:].T",
-        "halves_swapped": "input and recurrent halves swapped: rows 0..I-1 of TF's kernel "
-        "multiply x (weight_ih), rows I.. multiply h (weight_hh)",
-        "gate_order": f"gate blocks permuted: yours are in order {', '.join(order)}; "
-        "nn.LSTM wants i, f, g, o (TF V1 is i, c, f, o)",
-        "bias_missing": "bias missing: TF's bias goes into bias_ih, in torch's gate order",
-        "bias_doubled": "bias counted twice: nn.LSTM adds bias_ih and bias_hh; keep TF's bias "
-        "in bias_ih only and zero bias_hh",
-        "forget_bias": f"forget_bias {tf_layer.forget_bias:g} not folded in: TF adds it to the "
-        "forget gate at run time; add it to bias_ih's forget block [H:2H]",
-        "time_major": "time-major input read as batch-major: TF's fused op reads x as "
-        "[T, B, I] (steps first), your batch_first=True call as [B, T, I]",
-    }
-    return Correction(mistake, order, explanations[mistake])
-
-
-_Step = Callable[[Port, str, TfLayer], Port]
-
-
-def _apply(
-    port: Port, corrections: tuple[Correction, ...], tf_layer: TfLayer, shape: tuple[int, ...]
-) -> Port | None:
-    """``port`` with ``corrections`` applied in order; None if one of them changes nothing."""
-    for correction in corrections:
-        if correction.mistake == "time_major":
-            corrected = _time_major(port, shape)
-        else:
-            corrected = _STEPS[correction.mistake](port, correction.detail, tf_layer)
-        if _same(corrected, port):
-            return None
-        port = corrected
-    return port
-
-
-def _same(a: Port, b: Port) -> bool:
-    layout = (a.batch_first, a.tf_transposed) == (b.batch_first, b.tf_transposed)
-    return layout and all(
-        a.state[name].shape == b.state[name].shape and np.array_equal(a.state[name], b.state[name])
+    output = run_module(
+        user.kind, user.state, x, batch_first=user.batch_first, num_layers=user.num_layers,
+        bidirectional=user.bidirectional,
+    )  # fmt: skip
+    error_before = max_error(output, references["as_fed/output"])
+    answers = []
+    for layer, reverse in user.units():
+        end = suffix(layer, reverse)
+        state = {name: user.state[name + end] for name in PARAMETERS}
+        port = Port(user.kind, state, user.batch_first, reverse)
+        direction = "backward" if reverse else "forward"
+        unit_references = References(
+            references[f"as_fed/{layer}/{direction}"],
+            references[f"transposed/{layer}/{direction}"],
+            references[f"as_fed/{layer}/input"] if layer else None,
+            references[f"transposed/{layer}/input"] if layer else None,
+        )
+        answer = diagnose(port, x, unit_references, tf_units[layer, reverse], tolerance=tolerance)
+        logger.info("unit %s: %s", end, ", ".join(answer.mistakes) or "no mistake")
+        answers.append((layer, reverse, answer))
+    first = answers[0][2].corrected
+    corrected = [
+        (layer, reverse, replace(
+            answer.corrected, batch_first=first.batch_first, tf_transposed=first.tf_transposed
+        ))
+        for layer, reverse, answer in answers
+    ]  # fmt: skip
+    chained = _run_chain(corrected, x, user.num_layers)
+    reading = "transposed" if first.tf_transposed else "as_fed"
+    error_after = max_error(chained, references[f"{reading}/output"])
+    corrected_state = {
+        name + suffix(layer, reverse): port.state[name]
+        for layer, reverse, port in corrected
         for name in PARAMETERS
+    }
+    return StackDiagnosis(
+        units=tuple(answers),
+        error_before=error_before,
+        error_after=error_after,
+        corrected_state=corrected_state,
+        batch_first=first.batch_first,
+        tf_transposed=first.tf_transposed,
+        within_tolerance=error_after <= tolerance,
     )
 
 
-def _with(port: Port, **arrays: np.ndarray) -> Port:
-    state = dict(port.state)
-    state.update({f"{name}_l0": array for name, array in arrays.items()})
-    return Port(state, port.batch_first, port.tf_transposed)
-
-
-def _not_transposed(port: Port, order: str, tf_layer: TfLayer) -> Port:
-    def undo(weight: np.ndarray) -> np.ndarray:
-        rows, columns = weight.shape
-        return np.ascontiguousarray(weight.reshape(columns, rows).T)
-
-    return _with(
-        port, weight_ih=undo(port.state["weight_ih_l0"]), weight_hh=undo(port.state["weight_hh_l0"])
-    )
-
-
-def _halves_swapped(port: Port, order: str, tf_layer: TfLayer) -> Port:
-    input_size = port.state["weight_ih_l0"].shape[1]
-    transposed = np.concatenate([port.state["weight_hh_l0"], port.state["weight_ih_l0"]], axis=1)
-    return _with(
-        port,
-        weight_ih=np.ascontiguousarray(transposed[:, :input_size]),
-        weight_hh=np.ascontiguousarray(transposed[:, input_size:]),
-    )
-
-
-def _gate_order(port: Port, order: str, tf_layer: TfLayer) -> Port:
-    return _with(
-        port,
-        **{
-            name.removesuffix("_l0"): reorder_gates(port.state[name], order, "torch_lstm", axis=0)
-            for name in PARAMETERS
-        },
-    )
-
-
-def _bias_missing(port: Port, order: str, tf_layer: TfLayer) -> Port:
-    bias = reorder_gates(tf_layer.bias, tf_layer.gate_order, "torch_lstm")
-    return _with(port, bias_ih=bias.astype(np.float32), bias_hh=np.zeros_like(bias, np.float32))
-
-
-def _bias_doubled(port: Port, order: str, tf_layer: TfLayer) -> Port:
-    return _with(port, bias_hh=np.zeros_like(port.state["bias_hh_l0"]))
-
-
-def _forget_bias(port: Port, order: str, tf_layer: TfLayer) -> Port:
-    bias = port.state["bias_ih_l0"].copy()
-    hidden_size = bias.shape[0] // 4
-    forget = GATE_ORDERS["torch_lstm"].index("f")
-    bias[forget * hidden_size : (forget + 1) * hidden_size] += np.float32(tf_layer.forget_bias)
-    return _with(port, bias_ih=bias)
-
-
-def _time_major(port: Port, shape: tuple[int, ...]) -> Port:
-    if not port.batch_first or port.tf_transposed:
-        return port  # both read x time-major already
-    if shape[1] > shape[0]:  # torch's reading has more steps: feed TF the transpose
-        return Port(port.state, port.batch_first, tf_transposed=True)
-    return Port(port.state, batch_first=False)
-
-
-_STEPS: dict[str, _Step] = {
-    "not_transposed": _not_transposed,
-    "halves_swapped": _halves_swapped,
-    "gate_order": _gate_order,
-    "bias_missing": _bias_missing,
-    "bias_doubled": _bias_doubled,
-    "forget_bias": _forget_bias,
-}
+def _run_chain(units: list[tuple[int, bool, Port]], x: np.ndarray, num_layers: int) -> np.ndarray:
+    inputs = x
+    for index in range(num_layers):
+        members = [port for layer, _, port in units if layer == index]
+        inputs = np.concatenate([run_port(port, inputs) for port in members], axis=-1)
+    return inputs
 
 
 def diagnose_stage(
-    reference_npz: str, port_npz: str, layer_npz: str, options: dict, corrected_npz: str
+    reference_npz: str,
+    port_npz: str,
+    units_npz: str,
+    units: list[dict],
+    options: dict,
+    corrected_npz: str,
 ) -> dict:
     """The torch worker's stage: read the arrays, diagnose, write the corrected parameters.
 
-    ``port_npz`` holds the user's state_dict and ``x``; ``layer_npz`` TF's ``kernel`` and
-    ``bias``; ``options`` ``batch_first``, ``gate_order``, ``forget_bias``, ``tolerance``.
+    ``port_npz`` holds the user's state_dict and ``x``; ``units`` the plain fields of each
+    ``TfUnit`` (plus ``layer`` and ``reverse``) whose arrays ``units_npz`` holds, keyed
+    ``<index>/<field>``; ``options``: ``kind``, ``batch_first``, ``num_layers``,
+    ``bidirectional``, ``tolerance``.
     """
     with np.load(reference_npz) as arrays:
-        references = References(arrays["h"], arrays["h_transposed"])
+        references = {key: arrays[key] for key in arrays.files}
     with np.load(port_npz) as arrays:
-        state = {name: arrays[name] for name in PARAMETERS if name in arrays.files}
+        state = {name: arrays[name] for name in arrays.files if name != "x"}
         x = arrays["x"]
-    missing = [name for name in PARAMETERS if name not in state]
-    if missing:
-        raise ValueError(f"the state_dict lacks {missing}; expected one nn.LSTM layer")
-    with np.load(layer_npz) as arrays:
-        tf_layer = TfLayer(
-            arrays["kernel"], arrays["bias"], options["gate_order"], options["forget_bias"]
-        )
-    port = Port(state, options["batch_first"])
-    result = diagnose(port, x, references, tf_layer, tolerance=options["tolerance"])
-    np.savez(corrected_npz, **result.corrected.state)
+    with np.load(units_npz) as arrays:
+        loaded = {key: arrays[key] for key in arrays.files}
+    tf_units = {}
+    for index, plain in enumerate(units):
+        fields = {key: value for key, value in plain.items() if key not in ("layer", "reverse")}
+        peepholes = loaded.get(f"{index}/peepholes")
+        tf_units[plain["layer"], plain["reverse"]] = TfUnit(
+            bias_ih=loaded[f"{index}/bias_ih"], bias_hh=loaded[f"{index}/bias_hh"],
+            peepholes=peepholes, **fields,
+        )  # fmt: skip
+    user = UserModule(
+        options["kind"], state, options["batch_first"], options["num_layers"],
+        options["bidirectional"],
+    )  # fmt: skip
+    result = diagnose_stack(user, x, references, tf_units, tolerance=options["tolerance"])
+    np.savez(corrected_npz, **result.corrected_state)
     return {
-        "corrections": [
-            {"mistake": c.mistake, "detail": c.detail, "explanation": c.explanation}
-            for c in result.corrections
+        "units": [
+            {
+                "layer": layer,
+                "reverse": reverse,
+                "corrections": [
+                    {"mistake": c.mistake, "detail": c.detail, "explanation": c.explanation}
+                    for c in answer.corrections
+                ],
+                "error_before": answer.error_before,
+                "error_after": answer.error_after,
+                "within_tolerance": answer.within_tolerance,
+                "alternatives": answer.alternatives,
+            }
+            for layer, reverse, answer in result.units
         ],
         "error_before": result.error_before,
         "error_after": result.error_after,
-        "batch_first": result.corrected.batch_first,
-        "tf_transposed": result.corrected.tf_transposed,
+        "batch_first": result.batch_first,
+        "tf_transposed": result.tf_transposed,
         "within_tolerance": result.within_tolerance,
-        "alternatives": result.alternatives,
+        "needs_exact_loop": list(result.needs_exact_loop),
     }
+
+
+def plain_units(tf_units: dict[tuple[int, bool], TfUnit]) -> tuple[list[dict], dict]:
+    """``tf_units`` as plain fields and arrays, for ``diagnose_stage``."""
+    plain, arrays = [], {}
+    for index, ((layer, reverse), unit) in enumerate(tf_units.items()):
+        plain.append({
+            "layer": layer, "reverse": reverse, "kind": unit.kind, "gate_order": unit.gate_order,
+            "forget_bias": unit.forget_bias, "time_major": unit.time_major,
+            "cell_clip": unit.cell_clip, "reset_before": unit.reset_before,
+        })  # fmt: skip
+        arrays[f"{index}/bias_ih"] = unit.bias_ih
+        arrays[f"{index}/bias_hh"] = unit.bias_hh
+        if unit.peepholes is not None:
+            arrays[f"{index}/peepholes"] = unit.peepholes
+    return plain, arrays

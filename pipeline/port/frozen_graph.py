@@ -5,7 +5,8 @@ through ``Identity``/``Enter`` to its ``Const``:
 
     BlockLSTM, BlockLSTMV2   inputs seq_len_max, x, cs_prev, h_prev, w, wci, wcf, wco, b
     LSTMBlockCell            inputs x, cs_prev, h_prev, w, wci, wcf, wco, b
-    GRUBlockCell             refused: nn.GRU resets after the recurrent matmul
+    GRUBlockCell             inputs x, h_prev, w_ru, w_c, b_ru, b_c (refused by ``weights``:
+                             nn.GRU resets after the recurrent matmul)
 
 An attribute absent from a NodeDef means the op's default: ``forget_bias`` 1.0 and
 ``cell_clip`` 3.0 for V1 and LSTMBlockCell, ``cell_clip`` 0.0 and no ``forget_bias`` for V2.
@@ -53,15 +54,19 @@ def read_frozen_graph(path: str, npz_path: str, forget_bias: float) -> list[dict
             if layer is not None:
                 layers.append(layer)
         elif node.op == "GRUBlockCell":
-            kernel = _const_name(node.input[2], nodes, node)
-            if kernel not in claimed:
-                claimed.update(_const_name(name, nodes, node) for name in node.input[2:6])
-                stack, layer_index, direction = place_of(kernel.rpartition("/")[0])
+            names = [_const_name(name, nodes, node) for name in node.input[2:6]]
+            if names[0] not in claimed:
+                claimed.update(names)
+                stack, layer_index, direction = place_of(names[0].rpartition("/")[0])
+                arrays = {
+                    role: tf.make_ndarray(nodes[name].attr["value"].tensor)
+                    for role, name in zip(("w_ru", "w_c", "b_ru", "b_c"), names, strict=True)
+                }
                 layers.append(
                     SourceLayer(
                         name=node.name,
                         kind="gru_block_cell",
-                        arrays={},
+                        arrays=arrays,
                         stack=stack,
                         layer=layer_index,
                         direction=direction,
@@ -93,10 +98,13 @@ def _fused_layer(node, nodes, claimed: set[str]) -> SourceLayer | None:
     cell_clip = attrs["cell_clip"].f if "cell_clip" in attrs else default_clip
     stack, layer, direction = place_of(kernel_name.rpartition("/")[0] or node.name)
     peepholes = any(np.any(array) for array in peephole_weights)
+    arrays = {"kernel": w, "bias": b}
+    if peephole_weights:
+        arrays.update(zip(("wci", "wcf", "wco"), peephole_weights, strict=True))
     return SourceLayer(
         name=node.name,
         kind=kind,
-        arrays={"kernel": w, "bias": b},
+        arrays=arrays,
         stack=stack,
         layer=layer,
         direction=direction,

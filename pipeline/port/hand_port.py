@@ -1,30 +1,39 @@
-"""``diagnose``: compute TF's reference for a fused LSTM, then explain a hand port's error.
+"""``diagnose``: compute TF's reference for a source's module, then explain a hand port's error.
 
-Stages: read the TF layer (``weights``' readers) -> TF's output for the input, as TF reads
-it (TF worker, ``pipeline.port.reference``) -> the user's ``state_dict`` (torch worker) ->
-the search for the smallest set of corrections (torch worker, ``pipeline.port.diagnosis``)
--> the corrected ``state_dict``, loaded into its constructor before it is written.
+Stages: read the TF layers (``weights``' readers) and pick the one module -> TF's input and
+output of every layer-direction, for the input as TF reads it and transposed (TF worker,
+``pipeline.port.reference``; a frozen graph with one fused node is also run as it is) -> the
+user's ``state_dict`` or ``torch.save``'d module (torch worker, ``weights_only``) -> the search
+for the smallest set of corrections, per layer-direction (torch worker,
+``pipeline.port.diagnosis``) -> the corrected ``state_dict``, loaded into its constructor
+before it is written.
+
+A saved module brings its own ``batch_first``, ``num_layers`` and ``bidirectional``; a plain
+``state_dict`` takes ``num_layers`` and ``bidirectional`` from its keys and ``batch_first``
+from the option.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import ConfigError, SourceError
+from pipeline.errors import ConfigError, NoExactConversionError, SourceError
 from pipeline.isolation import Workers
-from pipeline.port.diagnosis import TOLERANCE
-from pipeline.port.layers import KINDS, SourceLayer
-from pipeline.port.modules import refusals
+from pipeline.port.diagnosis import TOLERANCE, plain_units
+from pipeline.port.layers import SourceLayer, layers_to_npz
+from pipeline.port.source_units import tf_unit
 from pipeline.port.weights import PortOptions, read_layers
 
 logger = logging.getLogger(__name__)
 
-_FUSED_KINDS = ("block_lstm", "block_lstm2", "lstm_fused_cell")
+_GRAPH_FUSED_KINDS = ("block_lstm", "block_lstm2")
+_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
 
 
 @dataclass(frozen=True)
@@ -38,18 +47,28 @@ class HandPortOptions:
 @dataclass(frozen=True)
 class HandPortDiagnosis:
     source: Path
-    layer: str
+    layer: str  # the source module's name
+    module: str  # LSTM, GRU or RNN
     input_shape: tuple[int, ...]
-    corrections: tuple[dict, ...]  # mistake, detail, explanation
+    units: tuple[dict, ...]  # layer, reverse, corrections (mistake, detail, explanation), ...
     error_before: float
     error_after: float
     within_tolerance: bool
-    alternatives: int
     batch_first: bool
     tf_transposed: bool  # the corrected comparison feeds TF x.transpose(1, 0, 2)
     constructor: str
     corrected_path: Path | None
-    unfixable: tuple[str, ...]  # features of the source no nn.LSTM has
+    needs_exact_loop: tuple[str, ...]  # mistakes found whose correction no torch.nn holds
+    from_module: bool  # the user's file held a whole module, not a state_dict
+
+    @property
+    def corrections(self) -> tuple[dict, ...]:
+        """Every unit's corrections, in unit order."""
+        return tuple(c for unit in self.units for c in unit["corrections"])
+
+    @property
+    def alternatives(self) -> int:
+        return sum(unit["alternatives"] for unit in self.units)
 
 
 def diagnose_port(
@@ -62,80 +81,182 @@ def diagnose_port(
 ) -> HandPortDiagnosis:
     """Explain why ``state_dict_path`` called as ``options`` disagrees with ``source``."""
     _, layers = read_layers(source, options.port, workers)
-    layer = _fused_layer(source, layers)
+    layers = _one_module(source, layers)
     x = _read_input(input_path)
     timeout = options.port.timeout
+    run = dict(timeout=timeout, model=source.name)
     with tempfile.TemporaryDirectory(prefix="tfrnn-diagnose-") as folder:
-        paths = {name: str(Path(folder) / f"{name}.npz") for name in ("tf", "h", "user", "port")}
-        np.savez(paths["tf"], x=x, kernel=layer.arrays["kernel"], bias=layer.arrays["bias"])
+        paths = {
+            name: str(Path(folder) / f"{name}.npz")
+            for name in ("x", "layers", "h", "user", "port", "units", "corrected")
+        }
+        np.savez(paths["x"], x=x)
+        plain = layers_to_npz(layers, paths["layers"])
         workers.run_tf(
-            "pipeline.port.reference:kernel_reference", paths["tf"], paths["h"], layer.kind,
-            layer.forget_bias, layer.cell_clip,
-            timeout=timeout, model=source.name, stage_name="reference",
+            "pipeline.port.reference:stack_reference", plain, paths["layers"], paths["x"],
+            paths["h"], stage_name="reference", **run,
         )  # fmt: skip
-        if source.suffix in (".pb", ".pbtxt"):
+        if source.suffix in (".pb", ".pbtxt") and layers[0].kind in _GRAPH_FUSED_KINDS:
             workers.run_tf(
-                "pipeline.port.reference:graph_reference", str(source), paths["tf"], paths["h"],
-                options.input_name, timeout=timeout, model=source.name, stage_name="reference",
+                "pipeline.port.reference:graph_reference", str(source), paths["x"], paths["h"],
+                options.input_name, stage_name="reference", **run,
             )  # fmt: skip
-        workers.run_torch(
+        loaded = workers.run_torch(
             "pipeline.port.state_dict:load_state_dict", str(state_dict_path), paths["user"],
-            timeout=timeout, model=source.name, stage_name="read state_dict",
+            stage_name="read state_dict", **run,
         )  # fmt: skip
         with np.load(paths["user"]) as arrays:
-            np.savez(paths["port"], x=x, **{name: arrays[name] for name in arrays.files})
-        search = {
-            "batch_first": options.batch_first,
-            "gate_order": KINDS[layer.kind][1],
-            "forget_bias": layer.forget_bias,
-            "tolerance": options.tolerance,
-        }
-        corrected_npz = str(Path(folder) / "corrected.npz")
+            state = {name: arrays[name] for name in arrays.files}
+        shape = _user_shape(state_dict_path, state, loaded["module"], layers, options)
+        np.savez(paths["port"], x=x, **{name: state[name] for name in _parameters(shape)})
+        units = {(layer.layer, layer.direction == "backward"): tf_unit(layer) for layer in layers}
+        unit_fields, unit_arrays = plain_units(units)
+        np.savez(paths["units"], **unit_arrays)
+        search = {**shape, "tolerance": options.tolerance}
         result = workers.run_torch(
-            "pipeline.port.diagnosis:diagnose_stage", paths["h"], paths["port"], paths["tf"],
-            search, corrected_npz, timeout=timeout, model=source.name, stage_name="diagnose",
+            "pipeline.port.diagnosis:diagnose_stage", paths["h"], paths["port"], paths["units"],
+            unit_fields, search, paths["corrected"], stage_name="diagnose", **run,
         )  # fmt: skip
-        weight_hh = np.load(corrected_npz)["weight_hh_l0"]
         constructor = {
             "input_size": int(x.shape[-1]),
-            "hidden_size": int(weight_hh.shape[1]),
+            "hidden_size": int(state["weight_hh_l0"].shape[1]),
+            "num_layers": shape["num_layers"],
             "batch_first": bool(result["batch_first"]),
+            "bidirectional": shape["bidirectional"],
         }
         corrected_path = None
-        if result["corrections"]:
+        if any(unit["corrections"] for unit in result["units"]):
             workers.run_torch(
-                "pipeline.port.state_dict:save_state_dict", corrected_npz, str(output_path),
-                {"module": "LSTM", **constructor},
-                timeout=timeout, model=source.name, stage_name="write state_dict",
+                "pipeline.port.state_dict:save_state_dict", paths["corrected"], str(output_path),
+                {"module": shape["kind"], **constructor}, stage_name="write state_dict", **run,
             )  # fmt: skip
             corrected_path = output_path
     arguments = ", ".join(f"{key}={value}" for key, value in constructor.items())
     return HandPortDiagnosis(
         source=source,
-        layer=layer.name,
+        layer=layers[0].stack,
+        module=shape["kind"],
         input_shape=tuple(x.shape),
-        corrections=tuple(result["corrections"]),
+        units=tuple(result["units"]),
         error_before=result["error_before"],
         error_after=result["error_after"],
         within_tolerance=result["within_tolerance"],
-        alternatives=result["alternatives"],
         batch_first=result["batch_first"],
         tf_transposed=result["tf_transposed"],
-        constructor=f"torch.nn.LSTM({arguments})",
+        constructor=f"torch.nn.{shape['kind']}({arguments})",
         corrected_path=corrected_path,
-        unfixable=tuple(refusals([layer])),
+        needs_exact_loop=tuple(result["needs_exact_loop"]),
+        from_module=loaded["module"] is not None,
     )
 
 
-def _fused_layer(source: Path, layers: list[SourceLayer]) -> SourceLayer:
-    fused = [layer for layer in layers if layer.kind in _FUSED_KINDS + ("lstm_block_cell",)]
-    if len(fused) != 1 or len(layers) != 1:
+def _one_module(source: Path, layers: list[SourceLayer]) -> list[SourceLayer]:
+    """The layers of the source's one module, checked to be diagnosable."""
+    stacks = sorted({layer.stack for layer in layers})
+    if len(stacks) != 1:
         found = [f"{layer.name} ({layer.kind})" for layer in layers]
         raise SourceError(
-            f"{source}: expected exactly one fused LSTM (BlockLSTM/BlockLSTMV2, or a kernel "
-            f"and bias given directly) to diagnose, found {found or 'none'}"
+            f"{source}: expected the recurrent layers of exactly one module to diagnose, "
+            f"found {len(stacks)} modules: {found or 'none'}; give a source with one"
         )
-    return fused[0]
+    refused = []
+    for layer in layers:
+        if "projection" in layer.arrays:
+            refused.append(f"{layer.name}: a num_proj projection (no diagnosis for it yet)")
+        refused += [f"{layer.name}: {feature}" for feature in layer.unsupported]
+    directions = {layer.direction for layer in layers}
+    units = [layer for layer in layers if layer.layer > 0]
+    for layer in units:
+        expected = len(directions) * _hidden_size(layer)
+        if _input_size(layer) != expected and len(directions) == 2:
+            refused.append(
+                f"{layer.name}: each direction stacks on its own (a bidirectional_dynamic_rnn "
+                "of MultiRNNCells), while nn.LSTM feeds both directions to the next layer"
+            )
+        elif _input_size(layer) != expected:
+            refused.append(f"{layer.name}: reads {_input_size(layer)} inputs, not {expected}")
+    if refused:
+        raise NoExactConversionError(
+            "cannot diagnose a port of:\n  - " + "\n  - ".join(refused) + "\n"
+            "`python -m pipeline convert` converts such a model exactly"
+        )
+    return sorted(layers, key=lambda layer: (layer.layer, layer.direction == "backward"))
+
+
+def _hidden_size(layer: SourceLayer) -> int:
+    arrays = layer.arrays
+    if "w_c" in arrays:
+        return arrays["w_c"].shape[1]
+    if "recurrent_kernel" in arrays:
+        return arrays["recurrent_kernel"].shape[0]
+    return arrays["kernel"].shape[1] // 4
+
+
+def _input_size(layer: SourceLayer) -> int:
+    arrays = layer.arrays
+    if "w_c" in arrays:
+        return arrays["w_c"].shape[0] - arrays["w_c"].shape[1]
+    if "recurrent_kernel" in arrays:
+        return arrays["kernel"].shape[0]
+    return arrays["kernel"].shape[0] - arrays["kernel"].shape[1] // 4
+
+
+def _user_shape(
+    path: Path,
+    state: dict[str, np.ndarray],
+    module: dict | None,
+    layers: list[SourceLayer],
+    options: HandPortOptions,
+) -> dict:
+    """The user's module kind, layers, directions and call layout, checked against TF's."""
+    kind = layers[0].module
+    places = {(int(m.group(2)), bool(m.group(3))) for m in map(_KEY.match, state) if m}
+    num_layers = max((layer for layer, _ in places), default=-1) + 1
+    bidirectional = any(reverse for _, reverse in places)
+    batch_first = options.batch_first
+    if module is not None:
+        if module["kind"] != kind or module["proj_size"]:
+            raise SourceError(
+                f"{path}: expected a torch.nn.{kind} (the source's layers are {kind}s) without "
+                f"proj_size, received nn.{module['kind']} with proj_size {module['proj_size']}"
+            )
+        if module["batch_first"] != options.batch_first:
+            logger.warning(
+                "%s: the saved module has batch_first=%s; that is how it reads x (the "
+                "--batch-first option is ignored for a module)",
+                path,
+                module["batch_first"],
+            )
+        batch_first = module["batch_first"]
+        num_layers, bidirectional = module["num_layers"], module["bidirectional"]
+    source_layers = max(layer.layer for layer in layers) + 1
+    source_bidirectional = len({layer.direction for layer in layers}) == 2
+    if (num_layers, bidirectional) != (source_layers, source_bidirectional):
+        raise SourceError(
+            f"{path}: expected the state_dict of a {source_layers}-layer "
+            f"{'bidirectional ' * source_bidirectional}nn.{kind} like the source "
+            f"{layers[0].stack}, received {num_layers} layer(s), bidirectional={bidirectional}"
+        )
+    shape = dict(
+        kind=kind, batch_first=batch_first, num_layers=num_layers, bidirectional=bidirectional
+    )
+    missing = [name for name in _parameters(shape) if name not in state]
+    if missing:
+        raise SourceError(
+            f"{path}: the state_dict lacks {missing}; expected every parameter of an "
+            f"nn.{kind} with bias=True ({sorted(_parameters(shape))})"
+        )
+    return shape
+
+
+def _parameters(shape: dict) -> list[str]:
+    directions = ("", "_reverse") if shape["bidirectional"] else ("",)
+    return [
+        f"{name}_l{layer}{direction}"
+        for layer in range(shape["num_layers"])
+        for direction in directions
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    ]
 
 
 def _read_input(path: Path) -> np.ndarray:

@@ -10,7 +10,7 @@ with ``_reverse`` for the backward direction. The weight math is in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -100,7 +100,49 @@ def build_modules(layers: Sequence[SourceLayer]) -> list[PortedModule]:
     stacks: dict[str, list[SourceLayer]] = {}
     for layer in layers:
         stacks.setdefault(layer.stack, []).append(layer)
-    return [_module(name, members) for name, members in stacks.items()]
+    modules = []
+    for name, members in stacks.items():
+        if _stacks_per_direction(members):
+            modules += _per_direction_modules(name, members)
+        else:
+            modules.append(_module(name, members))
+    return modules
+
+
+def _stacks_per_direction(members: list[SourceLayer]) -> bool:
+    """A bidirectional_dynamic_rnn of two MultiRNNCells: layer 1 reads one direction only."""
+    if {layer.direction for layer in members} != {"forward", "backward"}:
+        return False
+    upper = [layer for layer in members if layer.layer > 0]
+    if not upper:
+        return False
+    input_size, hidden_size, proj_size = _sizes(torch_arrays(upper[0]))
+    return input_size == (proj_size or hidden_size)
+
+
+def _per_direction_modules(name: str, members: list[SourceLayer]) -> list[PortedModule]:
+    """One unidirectional module per direction; the backward one reads the sequence reversed.
+
+    Each TF direction stacks on its own, so each is exactly an ``nn.LSTM`` of all the layers,
+    and TF's output is ``concat([fw(x), flip(bw(flip(x)))], -1)``, flipped along time.
+    """
+    modules = []
+    for direction, end in (("forward", "fw"), ("backward", "bw")):
+        layers = [replace(m, direction="forward") for m in members if m.direction == direction]
+        module = _module(f"{name}/{end}", layers)
+        reads = (
+            "x flipped along time (x.flip(1) when batch_first=True, else x.flip(0)); flip "
+            "its output back the same way"
+            if direction == "backward"
+            else "x as it is"
+        )
+        feed = (
+            f"{module.feed}; the {direction} direction of a bidirectional_dynamic_rnn whose "
+            f"directions stack on their own: it reads {reads}; TF's output is "
+            "torch.cat([fw_output, bw_output], -1)"
+        )
+        modules.append(replace(module, feed=feed))
+    return modules
 
 
 def _module(name: str, members: list[SourceLayer]) -> PortedModule:
@@ -119,7 +161,7 @@ def _module(name: str, members: list[SourceLayer]) -> PortedModule:
     state_dict: dict[str, np.ndarray] = {}
     sizes = []
     for layer in members:
-        arrays = _torch_arrays(layer)
+        arrays = torch_arrays(layer)
         suffix = f"_l{layer.layer}" + ("_reverse" if layer.direction == "backward" else "")
         for parameter, array in arrays.items():
             state_dict[parameter + suffix] = array
@@ -157,7 +199,8 @@ def _module(name: str, members: list[SourceLayer]) -> PortedModule:
     )
 
 
-def _torch_arrays(layer: SourceLayer) -> dict[str, np.ndarray]:
+def torch_arrays(layer: SourceLayer) -> dict[str, np.ndarray]:
+    """One direction's torch parameters of a layer that a ``torch.nn`` module computes."""
     arrays = layer.arrays
     if layer.kind.startswith("keras_"):
         mapping = {

@@ -5,9 +5,14 @@ Arrays cross to and from the torch worker as ``.npz`` files keyed by parameter n
 
 from __future__ import annotations
 
+import pickle
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from pipeline.errors import SourceError
 
 
 def save_state_dict(npz_path: str, pt_path: str, constructor: dict | None = None) -> str:
@@ -33,16 +38,45 @@ def save_state_dict(npz_path: str, pt_path: str, constructor: dict | None = None
     return str(path)
 
 
-def load_state_dict(pt_path: str, npz_path: str) -> list[str]:
-    """Read a ``state_dict`` (``.pt``) into ``npz_path``; returns its parameter names.
+def load_state_dict(pt_path: str, npz_path: str) -> dict[str, Any]:
+    """Read a ``state_dict`` (``.pt``) into ``npz_path``; returns its names and module.
 
-    A whole pickled module is accepted too: its ``state_dict()`` is taken.
+    The file is loaded with ``weights_only=True``: no code in it runs. Besides a plain
+    ``state_dict``, a whole ``torch.save``'d ``nn.LSTM``/``nn.GRU``/``nn.RNN`` is accepted
+    (those classes only); its ``state_dict()`` is taken, and ``module`` describes it:
+    ``kind``, ``batch_first``, ``num_layers``, ``bidirectional``, ``proj_size``. A plain
+    state_dict has ``module`` None.
     """
     import torch
 
-    loaded = torch.load(pt_path, map_location="cpu", weights_only=False)
-    if isinstance(loaded, torch.nn.Module):
+    allowed = [torch.nn.LSTM, torch.nn.GRU, torch.nn.RNN]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            loaded = torch.load(pt_path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        reason = str(error).strip().splitlines()[-1]
+        raise SourceError(
+            f"{pt_path}: expected a state_dict or a torch.save'd nn.LSTM/nn.GRU/nn.RNN, "
+            f"received a file that loads only by running its code ({reason}); save "
+            "module.state_dict() instead (torch.save(module.state_dict(), path))"
+        ) from error
+    module = None
+    if isinstance(loaded, torch.nn.RNNBase):
+        module = {
+            "kind": type(loaded).__name__,
+            "batch_first": bool(loaded.batch_first),
+            "num_layers": int(loaded.num_layers),
+            "bidirectional": bool(loaded.bidirectional),
+            "proj_size": int(getattr(loaded, "proj_size", 0)),
+        }
         loaded = loaded.state_dict()
+    if not isinstance(loaded, Mapping) or not all(
+        isinstance(value, torch.Tensor) for value in loaded.values()
+    ):
+        raise SourceError(
+            f"{pt_path}: expected a state_dict (parameter names to tensors) or an "
+            f"nn.LSTM/nn.GRU/nn.RNN, received {type(loaded).__name__}"
+        )
     arrays = {name: value.detach().cpu().numpy() for name, value in loaded.items()}
     np.savez(npz_path, **arrays)
-    return list(arrays)
+    return {"names": list(arrays), "module": module}

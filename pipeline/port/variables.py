@@ -27,6 +27,8 @@ from pipeline.port.layers import SourceLayer
 
 _LSTM_CELLS = ("lstm_cell", "basic_lstm_cell", "lstm_fused_cell")
 _PEEPHOLES = ("w_i_diag", "w_f_diag", "w_o_diag")
+_GRU_CELL_LEAVES = ("gates/kernel", "candidate/kernel", "gates/bias", "candidate/bias")
+_GRU_BLOCK_LEAVES = ("w_ru", "w_c", "b_ru", "b_c")
 _LAYER = re.compile(r"cell_(\d+)$")
 
 
@@ -62,9 +64,10 @@ def layers_from_variables(
         if leaf == "kernel" and cell in _LSTM_CELLS:
             layers.append(_lstm(names, variables, scope, forget_bias, where))
         elif leaf == "kernel" and scope.endswith("gru_cell/gates"):
-            layers.append(_gru(scope.removesuffix("/gates"), "gru_cell"))
+            cell = scope.removesuffix("/gates")
+            layers.append(_gru(names, variables, cell, "gru_cell", _GRU_CELL_LEAVES))
         elif leaf == "w_ru":
-            layers.append(_gru(scope, "gru_block_cell"))
+            layers.append(_gru(names, variables, scope, "gru_block_cell", _GRU_BLOCK_LEAVES))
     return layers
 
 
@@ -81,6 +84,9 @@ def _lstm(names, variables, scope: str, forget_bias: float, where: str) -> Sourc
     projection = array("projection/kernel")
     if projection is not None:
         arrays["projection"] = projection
+    peepholes = [array(leaf) for leaf in _PEEPHOLES]
+    if all(peephole is not None for peephole in peepholes):
+        arrays.update(zip(("wci", "wcf", "wco"), peepholes, strict=True))
     cell = scope.rpartition("/")[2]
     stack, layer, direction = place_of(scope)
     return SourceLayer(
@@ -91,7 +97,7 @@ def _lstm(names, variables, scope: str, forget_bias: float, where: str) -> Sourc
         layer=layer,
         direction=direction,
         forget_bias=forget_bias,
-        peepholes=any(array(leaf) is not None for leaf in _PEEPHOLES),
+        peepholes=any(peephole is not None for peephole in peepholes),
         notes=(
             f"{where} holds no forget_bias: {forget_bias:g} assumed (--forget-bias), and "
             "no cell_clip: clipping assumed off",
@@ -99,9 +105,19 @@ def _lstm(names, variables, scope: str, forget_bias: float, where: str) -> Sourc
     )
 
 
-def _gru(scope: str, kind: str) -> SourceLayer:
+def _gru(names, variables, scope: str, kind: str, leaves: tuple[str, ...]) -> SourceLayer:
+    """A TF1 GRU's arrays as GRUBlockCell names them: w_ru, w_c, b_ru, b_c."""
+    arrays = {}
+    for role, leaf in zip(("w_ru", "w_c", "b_ru", "b_c"), leaves, strict=True):
+        name = names.get(f"{scope}/{leaf}")
+        if name is not None:
+            arrays[role] = np.asarray(variables[name])
+    if "b_ru" not in arrays and "w_ru" in arrays:
+        arrays["b_ru"] = np.zeros(arrays["w_ru"].shape[1], arrays["w_ru"].dtype)
+    if "b_c" not in arrays and "w_c" in arrays:
+        arrays["b_c"] = np.zeros(arrays["w_c"].shape[1], arrays["w_c"].dtype)
     stack, layer, direction = place_of(scope)
     return SourceLayer(
-        name=scope, kind=kind, arrays={}, stack=stack, layer=layer, direction=direction,
+        name=scope, kind=kind, arrays=arrays, stack=stack, layer=layer, direction=direction,
         reset_after=False,
     )  # fmt: skip

@@ -39,6 +39,11 @@ DIRECT_KINDS = ("block_lstm", "block_lstm2", "lstm_block_cell", "lstm_cell")
 
 DEFAULT_FORGET_BIAS = {"block_lstm2": 0.0}  # every other TF1 LSTM defaults to 1.0
 _PEEPHOLE_KEYS = ("w_i_diag", "w_f_diag", "w_o_diag", "wci", "wcf", "wco")
+_PEEPHOLE_ROLES = {
+    "wci": ("wci", "w_i_diag"),
+    "wcf": ("wcf", "w_f_diag"),
+    "wco": ("wco", "w_o_diag"),
+}
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,10 @@ def direct_layer(arrays: dict[str, np.ndarray], options: PortOptions) -> SourceL
     if "projection" in arrays:
         layer_arrays["projection"] = arrays["projection"]
     peepholes = any(key in arrays and np.any(arrays[key]) for key in _PEEPHOLE_KEYS)
+    if peepholes:
+        for role, names in _PEEPHOLE_ROLES.items():
+            found = [arrays[name] for name in names if name in arrays]
+            layer_arrays[role] = found[0] if found else np.zeros(arrays["bias"].shape[0] // 4)
     return SourceLayer(
         name="kernel",
         kind=options.layer_kind,

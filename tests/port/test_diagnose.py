@@ -1,7 +1,8 @@
 """``diagnose`` names the mistakes of a hand port of a fused TF LSTM, alone or together.
 
-TF's reference comes from ``tf.raw_ops.BlockLSTM`` in the TF worker. The ports are built by
-hand here, with explicit block slicing, never from the pipeline's own mapping.
+TF's reference comes from ``tf.raw_ops.BlockLSTM`` in the TF worker (or the frozen graph run
+as it is). The ports are built by hand here, with explicit block slicing, never from the
+pipeline's own mapping.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import pytest
 import torch
 
 from pipeline import cli
-from pipeline.port.diagnosis import Port, References, TfLayer, diagnose, max_error, run_port
+from pipeline.port.diagnosis import Port, References, TfUnit, diagnose, max_error, run_port
+from pipeline.port.exact_units import run_unit
+from pipeline.port.hand_port import HandPortOptions, diagnose_port
+from pipeline.port.mistakes import ExactFeatures
 from pipeline.sources.example import BlockLstmSpec
 from tests.end_to_end.helpers import write_graph
 
@@ -21,11 +25,13 @@ INPUTS, UNITS = 64, 100
 TF_TO_TORCH_BLOCKS = (0, 2, 1, 3)  # TF V1 blocks i, c, f, o -> torch i, f, g, o
 
 
-def tf_reference(workers, folder: Path, x, kernel, bias, forget_bias: float) -> References:
+def tf_reference(
+    workers, folder: Path, x, kernel, bias, forget_bias: float, cell_clip: float = -1.0
+) -> References:
     np.savez(folder / "tf.npz", x=x, kernel=kernel, bias=bias)
     workers.run_tf(
         "pipeline.port.reference:kernel_reference", str(folder / "tf.npz"), str(folder / "h.npz"),
-        "block_lstm", forget_bias, timeout=120, model="diagnosis test",
+        "block_lstm", forget_bias, cell_clip, timeout=120, model="diagnosis test",
     )  # fmt: skip
     with np.load(folder / "h.npz") as arrays:
         return References(arrays["h"], arrays["h_transposed"])
@@ -35,15 +41,24 @@ def blocks(array: np.ndarray, order: tuple[int, ...]) -> np.ndarray:
     return np.concatenate([np.split(array, 4, axis=0)[k] for k in order], axis=0)
 
 
-def correct_state(kernel, bias, forget_bias: float) -> dict[str, np.ndarray]:
+def correct_state(kernel, bias, forget_bias: float, inputs: int = INPUTS) -> dict:
+    units = kernel.shape[1] // 4
     bias_ih = blocks(bias, TF_TO_TORCH_BLOCKS).copy()
-    bias_ih[UNITS : 2 * UNITS] += forget_bias
+    bias_ih[units : 2 * units] += forget_bias
     return {
-        "weight_ih_l0": blocks(kernel[:INPUTS].T, TF_TO_TORCH_BLOCKS),
-        "weight_hh_l0": blocks(kernel[INPUTS:].T, TF_TO_TORCH_BLOCKS),
-        "bias_ih_l0": bias_ih.astype(np.float32),
-        "bias_hh_l0": np.zeros(4 * UNITS, np.float32),
+        "weight_ih": blocks(kernel[:inputs].T, TF_TO_TORCH_BLOCKS),
+        "weight_hh": blocks(kernel[inputs:].T, TF_TO_TORCH_BLOCKS),
+        "bias_ih": bias_ih.astype(np.float32),
+        "bias_hh": np.zeros(4 * units, np.float32),
     }
+
+
+def tf_unit(bias, forget_bias: float, **features) -> TfUnit:
+    """TF V1's LSTM as the diagnosis sees it: its bias in torch's order, by hand."""
+    torch_bias = blocks(bias, TF_TO_TORCH_BLOCKS)
+    return TfUnit(
+        "LSTM", "icfo", torch_bias, np.zeros_like(torch_bias), forget_bias, True, **features
+    )
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +79,13 @@ def test_the_typical_case_names_all_three_faults_and_the_corrected_port_matches_
     # The user's port: transposed halves in TF's gate order, zero biases, batch_first=True.
     zeros = np.zeros(4 * UNITS, np.float32)
     state = {
-        "weight_ih_l0": kernel[:INPUTS].T.copy(),
-        "weight_hh_l0": kernel[INPUTS:].T.copy(),
-        "bias_ih_l0": zeros,
-        "bias_hh_l0": zeros,
+        "weight_ih": kernel[:INPUTS].T.copy(),
+        "weight_hh": kernel[INPUTS:].T.copy(),
+        "bias_ih": zeros,
+        "bias_hh": zeros,
     }
 
-    result = diagnose(Port(state, batch_first=True), x, references, TfLayer(
-        kernel, bias, "tf_block_lstm", 1.0
-    ))  # fmt: skip
+    result = diagnose(Port("LSTM", state, batch_first=True), x, references, tf_unit(bias, 1.0))
 
     assert set(result.mistakes) == {"gate_order", "forget_bias", "time_major"}
     assert result.corrections[0].detail == "icfo"
@@ -93,18 +106,19 @@ def _seed(mistake: str, state: dict[str, np.ndarray], kernel, bias) -> tuple[dic
         for name in state:  # the torch blocks i, f, g, o put back in TF's i, c, f, o
             state[name] = blocks(state[name], TF_TO_TORCH_BLOCKS)
     elif mistake == "forget_bias":
-        state["bias_ih_l0"] = blocks(bias, TF_TO_TORCH_BLOCKS).copy()
+        state["bias_ih"] = blocks(bias, TF_TO_TORCH_BLOCKS).copy()
     elif mistake == "halves_swapped":  # split as if the kernel's rows were [h, x]
-        transposed = np.concatenate([state["weight_ih_l0"], state["weight_hh_l0"]], axis=1)
-        state["weight_hh_l0"] = transposed[:, :UNITS].copy()
-        state["weight_ih_l0"] = transposed[:, UNITS:].copy()
+        units = state["weight_hh"].shape[1]
+        transposed = np.concatenate([state["weight_ih"], state["weight_hh"]], axis=1)
+        state["weight_hh"] = transposed[:, :units].copy()
+        state["weight_ih"] = transposed[:, units:].copy()
     elif mistake == "not_transposed":  # reshaped into torch's shape instead of transposed
-        for name in ("weight_ih_l0", "weight_hh_l0"):
+        for name in ("weight_ih", "weight_hh"):
             state[name] = state[name].T.copy().reshape(state[name].shape)
     elif mistake == "bias_missing":
-        state["bias_ih_l0"] = np.zeros(4 * UNITS, np.float32)
+        state["bias_ih"] = np.zeros_like(state["bias_ih"])
     elif mistake == "bias_doubled":
-        state["bias_hh_l0"] = state["bias_ih_l0"].copy()
+        state["bias_hh"] = state["bias_ih"].copy()
     return state, mistake == "time_major"
 
 
@@ -124,11 +138,10 @@ def test_each_mistake_alone_is_found_exactly(
     x = np.random.default_rng(2).uniform(-1, 1, (50, 1, INPUTS)).astype(np.float32)
     references = tf_reference(framework_workers, tmp_path, x, kernel, bias, forget_bias)
     correct = correct_state(kernel, bias, forget_bias)
-    assert max_error(run_port(Port(correct, False), x), references.as_fed) <= 1e-5
+    assert max_error(run_port(Port("LSTM", correct, False), x), references.as_fed) <= 1e-5
     state, batch_first = _seed(mistake, correct, kernel, bias)
-    tf_layer = TfLayer(kernel, bias, "tf_block_lstm", forget_bias)
 
-    result = diagnose(Port(state, batch_first), x, references, tf_layer)
+    result = diagnose(Port("LSTM", state, batch_first), x, references, tf_unit(bias, forget_bias))
 
     assert result.mistakes == (mistake,)
     assert result.error_before > 1e-3
@@ -162,7 +175,10 @@ def test_the_command_prints_the_faults_the_corrected_call_and_the_errors(
     assert status == cli.EXIT_PASSED, output
     for mistake in ("gate_order", "forget_bias", "time_major"):
         assert f". {mistake}:" in output
-    assert "module = torch.nn.LSTM(input_size=64, hidden_size=100, batch_first=True)" in output
+    assert (
+        "module = torch.nn.LSTM(input_size=64, hidden_size=100, num_layers=1, batch_first=True, "
+        "bidirectional=False)"
+    ) in output
     assert output.strip().splitlines()[-1].startswith("FIXED: max abs error")
     corrected = torch.load(tmp_path / "user.corrected.pt")
     module = torch.nn.LSTM(input_size=64, hidden_size=100, batch_first=True)
@@ -199,3 +215,57 @@ def test_a_frozen_graph_is_run_as_it_is_and_a_zeroed_trained_bias_is_named_too(
     assert status == cli.EXIT_PASSED, output
     found = [line.split(":")[0].split(". ")[1] for line in output.splitlines() if ". " in line[:5]]
     assert found == ["gate_order", "bias_missing", "forget_bias", "time_major"], output
+
+
+FEATURE_CASES = {
+    "peepholes_dropped": BlockLstmSpec(input_size=5, hidden_size=6, steps=7, batch=3,
+                                       use_peephole=True, weight_scale=1.0),
+    "cell_clip_dropped": BlockLstmSpec(input_size=5, hidden_size=6, steps=7, batch=3,
+                                       cell_clip=0.2, weight_scale=1.0),
+    "both": BlockLstmSpec(input_size=5, hidden_size=6, steps=7, batch=3, use_peephole=True,
+                          cell_clip=0.2, weight_scale=1.0),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(FEATURE_CASES))
+def test_dropped_peepholes_and_clipping_are_named_and_proven_by_the_exact_loop(
+    framework_workers, tmp_path: Path, case: str
+) -> None:
+    spec = FEATURE_CASES[case]
+    graph = write_graph(framework_workers, spec, tmp_path)
+    names = ["kernel", "bias", "w_i_diag", "w_f_diag", "w_o_diag"][: 5 if spec.use_peephole else 2]
+    framework_workers.run_tf(
+        "tests.port_sources:graph_constants", str(graph), [f"lstm_fused_cell/{n}" for n in names],
+        str(tmp_path / "weights.npz"), timeout=120, model="graph",
+    )  # fmt: skip
+    with np.load(tmp_path / "weights.npz") as arrays:
+        weights = [arrays[f"lstm_fused_cell/{name}"] for name in names]
+    x = np.random.default_rng(5).uniform(-1, 1, (7, 3, 5)).astype(np.float32)
+    np.savez(tmp_path / "x.npz", x=x)
+    expected = framework_workers.run_tf(
+        "tests.port_sources:run_frozen_graph", str(graph), str(tmp_path / "x.npz"),
+        str(tmp_path / "expected.npz"), "h:0", timeout=120, model="graph",
+    )  # fmt: skip
+    h = np.load(expected)["y"]
+    correct = correct_state(weights[0], weights[1], 1.0, inputs=5)  # what nn.LSTM can hold
+    torch.save(
+        {f"{name}_l0": torch.from_numpy(array) for name, array in correct.items()},
+        tmp_path / "user.pt",
+    )
+
+    result = diagnose_port(
+        graph, tmp_path / "user.pt", tmp_path / "x.npz", tmp_path / "user.corrected.pt",
+        HandPortOptions(batch_first=False), framework_workers,
+    )  # fmt: skip
+
+    found = [correction["mistake"] for correction in result.corrections]
+    expected_mistakes = ["peepholes_dropped", "cell_clip_dropped"] if case == "both" else [case]
+    assert found == expected_mistakes
+    assert result.needs_exact_loop == tuple(expected_mistakes)
+    assert result.error_before > 1e-3 and result.error_after <= 1e-5
+    features = ExactFeatures(
+        peepholes=np.stack(weights[2:]) if spec.use_peephole else None,
+        cell_clip=spec.cell_clip if spec.cell_clip and spec.cell_clip > 0 else -1.0,
+    )
+    exact = run_unit("LSTM", correct, x, batch_first=False, features=features)
+    assert max_error(exact, h) <= 1e-5  # the exact loop itself, against the graph's own h

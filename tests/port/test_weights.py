@@ -170,6 +170,20 @@ def test_a_keras_layer_matches_keras(framework_workers, tmp_path: Path, kind: st
     assert_matches(result, tmp_path / "expected.npz")
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru", "simple_rnn", "bidirectional_lstm"])
+def test_a_keras_h5_file_matches_keras(framework_workers, tmp_path: Path, kind: str) -> None:
+    path = framework_workers.run_tf(
+        "tests.port_sources:write_keras_model", kind, str(tmp_path), ".h5",
+        timeout=120, model=kind,
+    )  # fmt: skip
+
+    result = port(framework_workers, Path(path), tmp_path)
+
+    assert Path(path).suffix == ".h5" and result.kind == "keras"
+    assert result.files[0].module.bidirectional == kind.startswith("bidirectional")
+    assert_matches(result, tmp_path / "expected.npz")
+
+
 REFUSED_CELLS = [
     (CellGraph("lstm_full"), "peepholes"),
     (CellGraph("gru"), "GRU reset before the recurrent matmul"),
@@ -238,11 +252,35 @@ def test_the_command_prints_the_constructor_and_how_to_feed_the_input(
     assert float(state["bias_ih_l0"][100:200].min()) == 1.0  # forget_bias 1.0 folded in
 
 
-def test_a_bidirectional_stack_of_cells_is_refused_as_no_one_module(framework_workers, tmp_path):
+def test_a_bidirectional_stack_of_cells_becomes_one_module_per_direction_and_matches_tf(
+    framework_workers, tmp_path: Path
+) -> None:
     spec = CellGraph("lstm", runner="bidirectional", layers=2)
     graph = framework_workers.run_tf(
         "tests.tf1_cells:write_cell_graph", spec, str(tmp_path / "cell.pb"),
         timeout=120, model=spec.cell,
     )  # fmt: skip
-    with pytest.raises(NoExactConversionError, match="stacks on its own"):
-        port(framework_workers, Path(graph), tmp_path)
+    x_npz = random_x(tmp_path, tuple(spec.input_shape))
+    expected = framework_workers.run_tf(
+        "tests.port_sources:run_frozen_graph", graph, str(x_npz),
+        str(tmp_path / "expected.npz"), timeout=120, model=spec.cell,
+    )  # fmt: skip
+
+    result = port(framework_workers, Path(graph), tmp_path)
+
+    assert [ported.module.name for ported in result.files] == [
+        "bidirectional_rnn/fw", "bidirectional_rnn/bw"
+    ]  # fmt: skip
+    assert "x.flip(1)" in result.files[1].module.feed
+    outputs = []
+    with np.load(expected) as arrays:
+        x, y = torch.from_numpy(arrays["x"]), arrays["y"]
+    for ported, reverse in zip(result.files, (False, True), strict=True):
+        assert ported.module.num_layers == 2 and not ported.module.bidirectional
+        module = eval(ported.module.constructor(), {"torch": torch})
+        module.load_state_dict(torch.load(ported.path), strict=True)
+        with torch.no_grad():
+            output, _ = module(x.flip(1) if reverse else x)
+        outputs.append(output.flip(1) if reverse else output)
+    error = float(np.max(np.abs(torch.cat(outputs, -1).numpy() - y)))
+    assert error <= ATOL, f"max abs error {error} against TF"
