@@ -14,6 +14,7 @@ layout              gate blocks
 ``torch_lstm``      i, f, c, o  (PyTorch calls the cell candidate ``g``)
 ``onnx_gru``        z, r, h     (TF's ``u`` is ONNX's ``z``; ``h`` is the candidate)
 ``torch_gru``       r, z, h     (PyTorch calls the candidate ``n``)
+``keras_lstm``      i, f, c, o  (Keras 3 and tf.keras 2 LSTM)
 ==================  ==========================
 
 The letters name the same gate everywhere, so converting between two layouts is a
@@ -32,6 +33,7 @@ GATE_ORDERS: dict[str, str] = {
     "torch_lstm": "ifco",
     "onnx_gru": "zrh",
     "torch_gru": "rzh",
+    "keras_lstm": "ifco",
 }
 
 

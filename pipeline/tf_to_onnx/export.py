@@ -44,14 +44,9 @@ def export_graph_def(
     input_shapes: dict[str, list[int]] | None = None,
 ) -> ExportResult:
     """Convert ``graph_def`` to ONNX with our recurrent handlers registered."""
-    if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise NoExactConversionError(
-            f"opset {opset} is outside {MIN_OPSET}..{MAX_OPSET}: {MIN_OPSET} is the first with "
-            f"LSTM 'layout', {MAX_OPSET} the last tf2onnx {tf2onnx.__version__} writes; use "
-            f"--opset {MIN_OPSET}..{MAX_OPSET}"
-        )
+    check_opset(opset)
     log = ExportLog()
-    with _tf2onnx_errors_reported_by_us():
+    with tf2onnx_errors_reported_by_us():
         model = convert_graph_def(
             graph_def,
             input_names,
@@ -60,21 +55,44 @@ def export_graph_def(
             custom_op_handlers(log),
             input_shapes or None,
         )
+    check_export(model, log, _PIN_HINT)
+    _add_exact_op_functions(model, opset)
+    logger.info("exported %d ONNX nodes at opset %d", len(model.graph.node), opset)
+    return ExportResult(
+        model=model, recurrent_nodes=log.nodes + _tf2onnx_recurrent_nodes(model, log)
+    )
+
+
+_PIN_HINT = (
+    "If an op only serves training (dropout fed by keep_prob), pin its input to a constant "
+    "with --pin NAME:0=VALUE or an input's 'value:' in the config."
+)
+
+
+def check_opset(opset: int) -> None:
+    """Refuse an opset without LSTM's ``layout`` or past the last one tf2onnx writes."""
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise NoExactConversionError(
+            f"opset {opset} is outside {MIN_OPSET}..{MAX_OPSET}: {MIN_OPSET} is the first with "
+            f"LSTM 'layout', {MAX_OPSET} the last tf2onnx {tf2onnx.__version__} writes; use "
+            f"--opset {MIN_OPSET}..{MAX_OPSET}"
+        )
+
+
+def check_export(model: onnx.ModelProto, log: ExportLog, hint: str) -> None:
+    """Raise for what our handlers refused, then for every op tf2onnx left unconverted.
+
+    ``hint`` says what the user can do about an unconverted op.
+    """
     if log.refusals:
         raise NoExactConversionError("\n".join(log.refusals))
-    _add_exact_op_functions(model, opset)
     unconverted = sorted(set(_unconverted_nodes(model.graph)))
     if unconverted:
         listing = ", ".join(f"{op} (node {name!r})" for op, name in unconverted)
         raise UnsupportedOpsError(
             f"tf2onnx could not convert {len(unconverted)} node(s): {listing}. No ONNX file was "
-            "written. If an op only serves training (dropout fed by keep_prob), pin its input "
-            "to a constant with --pin NAME:0=VALUE or an input's 'value:' in the config."
+            f"written. {hint}"
         )
-    logger.info("exported %d ONNX nodes at opset %d", len(model.graph.node), opset)
-    return ExportResult(
-        model=model, recurrent_nodes=log.nodes + _tf2onnx_recurrent_nodes(model, log)
-    )
 
 
 def _tf2onnx_recurrent_nodes(model: onnx.ModelProto, log: ExportLog) -> list[RecurrentNodeRecord]:
@@ -129,7 +147,7 @@ def _unconverted_nodes(graph: onnx.GraphProto) -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
-def _tf2onnx_errors_reported_by_us() -> Iterator[None]:
+def tf2onnx_errors_reported_by_us() -> Iterator[None]:
     """Keep tf2onnx's and TensorFlow's chatter at DEBUG.
 
     tf2onnx logs at ERROR what this module raises anyway, and TensorFlow warns that the
