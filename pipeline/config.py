@@ -4,8 +4,8 @@ A config names the source, its inputs and outputs, the opset, the tolerances and
 folder. It comes from a YAML file (``load_config``) or from command-line options given with
 a model path (``config_from_model_path``); both end in the same ``ModelConfig``.
 
-The source's suffix says what it is: ``.onnx`` is an ONNX model, anything else a TensorFlow
-frozen graph (``.pb`` binary, ``.pbtxt`` text).
+The source's path says what format it is (``pipeline.sources.formats``): a frozen graph, a
+SavedModel, a TF1 checkpoint, a Keras file or an ONNX model; ``format`` overrides it.
 
 Rules a reader can rely on:
 
@@ -19,6 +19,11 @@ Rules a reader can rely on:
 - Tensor names keep TensorFlow's ``node:index`` form (``"x:0"``) for a TensorFlow source.
   An ONNX source uses its value names as they are, and its graph supplies the inputs
   (dtype, static shapes) and outputs the config leaves out (``pipeline.sources.onnx_model``).
+- A SavedModel, a checkpoint or a Keras file may leave ``inputs`` and ``outputs`` out: the TF
+  worker reads their defaults from the source (``pipeline.sources.signature``). A frozen
+  graph must name them.
+- ``tags`` and ``signature`` belong to a SavedModel, ``safe_mode`` to a Keras file; each is
+  an error for another format.
 - An input with a ``value`` is *pinned*: the exporter replaces it by that constant before
   export, so it is no model input any more and is never fed. Only a TensorFlow source is
   exported, so only its inputs can be pinned, and only its config takes an ``opset``.
@@ -49,7 +54,8 @@ from pydantic import (
 
 from pipeline.config_yaml import Locator, locator, read_yaml
 from pipeline.errors import ConfigError
-from pipeline.sources import onnx_model
+from pipeline.sources import formats, onnx_model
+from pipeline.sources.formats import SourceFormat
 
 DType = Literal["float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"]
 PinValue = bool | int | float | list[Any]
@@ -63,22 +69,46 @@ DEFAULT_TOLERANCE = 1.0e-5
 
 TENSORFLOW_SOURCE = "tensorflow"
 ONNX_SOURCE = "onnx"
+DEFAULTS_FILLED = "defaults_filled"
+"""Validation context key: the source's defaults are in (``pipeline.sources.signature``)."""
+DEFAULT_TAGS = ("serve",)
+DEFAULT_SIGNATURE = "serving_default"
 
 _TENSOR_NAME = re.compile(r"^[^:\s]+:\d+$")
 _CONFIG_SUFFIXES = (".yaml", ".yml")
-SOURCE_SUFFIXES = (".pb", ".pbtxt", ".onnx")
 MODELS_KEY = "models"
 """A file with this top-level key describes several models (``pipeline.batch.expansion``)."""
 
 
-def source_format(source: Any) -> str:
-    """``"onnx"`` for a ``.onnx`` path, else ``"tensorflow"`` (a frozen graph)."""
-    suffix = Path(str(source)).suffix.lower() if source is not None else ""
-    return ONNX_SOURCE if suffix == onnx_model.ONNX_SUFFIX else TENSORFLOW_SOURCE
+def source_format(source: Any, format_override: Any = None) -> str:
+    """``"onnx"`` for an ONNX source, else ``"tensorflow"`` (every other format)."""
+    if format_override is None and source is not None:
+        format_override = formats.detect_format(Path(str(source)))
+    return ONNX_SOURCE if format_override == formats.ONNX else TENSORFLOW_SOURCE
+
+
+def detected_format(source: Any, format_override: Any, base_dir: Path) -> str | None:
+    """The format ``format_override`` names, else the one the resolved path says."""
+    if isinstance(format_override, str):
+        return format_override
+    if source is None:
+        return None
+    return formats.detect_format((base_dir / Path(str(source)).expanduser()).resolve())
 
 
 def _is_onnx_source(info: ValidationInfo) -> bool:
     return (info.context or {}).get("source_format") == ONNX_SOURCE
+
+
+def _format_of(info: ValidationInfo) -> str | None:
+    return (info.context or {}).get("format")
+
+
+def _defaults_pending(source_format: str | None, info: ValidationInfo) -> bool:
+    """Whether the source's own defaults are still to complete the config: true for a
+    described format until ``pipeline.sources.signature`` validates it again with them."""
+    filled = bool((info.context or {}).get(DEFAULTS_FILLED))
+    return source_format in formats.DESCRIBED_FORMATS and not filled
 
 
 def _check_tensor_name(name: str, info: ValidationInfo) -> str:
@@ -99,6 +129,17 @@ def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
         return None
     base_dir = Path((info.context or {}).get("base_dir", Path.cwd()))
     return (base_dir / value.expanduser()).resolve()
+
+
+def _undetectable(path: Path) -> str:
+    if path.is_dir():
+        received = "a folder without saved_model.pb"
+    else:
+        received = f"suffix {path.suffix!r}" if path.suffix else "no suffix"
+    return (
+        f"{path.name}: expected {formats.FORMAT_HELP}, from its path; received {received}. "
+        f"Name the format with `format:` (--format): {', '.join(formats.FORMATS)}"
+    )
 
 
 class Tolerance(BaseModel):
@@ -138,6 +179,11 @@ class InputSpec(BaseModel):
                 "constant in); an ONNX source is converted as given: drop `value` (--pin), "
                 "or give the input's values through inputs_npz"
             )
+        if value is not None and _format_of(info) == formats.KERAS:
+            raise ValueError(
+                "only a graph's placeholders can be pinned; a Keras model is exported as a "
+                "whole: drop `value` (--pin), or give the input's values through inputs_npz"
+            )
         return value
 
     @field_validator("shape")
@@ -174,11 +220,20 @@ class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
+    format: SourceFormat | None = None
+    """From the source's path unless given (``pipeline.sources.formats``)."""
     source: Path
-    inputs: tuple[InputSpec, ...] = Field(min_length=1)
+    tags: tuple[str, ...] | None = None
+    """A SavedModel's MetaGraph tags; ``("serve",)`` unless given."""
+    signature: str | None = None
+    """A SavedModel's signature key; ``"serving_default"`` unless given."""
+    safe_mode: bool | None = None
+    """A Keras file loads in Keras's safe mode (no Lambda code runs) unless this is false."""
+    inputs: tuple[InputSpec, ...]
+    """Empty for a described format (see the module docstring) until its defaults are in."""
     inputs_npz: Path | None = None
     expected_npz: Path | None = None
-    outputs: tuple[str, ...] = Field(min_length=1)
+    outputs: tuple[str, ...]
     opset: int | None = Field(default=None, ge=MIN_OPSET, le=MAX_OPSET)
     """The export's opset; ``None`` for an ONNX source, which keeps its own."""
     atol: float = Field(default=DEFAULT_TOLERANCE, ge=0)
@@ -190,17 +245,33 @@ class ModelConfig(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _fill_defaults(cls, data: Any) -> Any:
-        # name defaults to the source's stem, output_dir to out/<name> under the current folder
+    def _fill_defaults(cls, data: Any, info: ValidationInfo) -> Any:
+        # format from the path; name defaults to the source's stem (a SavedModel's folder
+        # name), output_dir to out/<name> under the current folder
         if not isinstance(data, Mapping):
             return data
         data = dict(data)
+        base_dir = Path((info.context or {}).get("base_dir", Path.cwd()))
+        kind = detected_format(data.get("source"), data.get("format"), base_dir)
+        if data.get("format") is None and kind is not None:
+            data["format"] = kind
         if data.get("name") is None and data.get("source") is not None:
-            data["name"] = Path(str(data["source"])).stem
+            source = (base_dir / Path(str(data["source"])).expanduser()).resolve()
+            data["name"] = formats.source_root(source, kind or "").stem
         if data.get("output_dir") is None and isinstance(data.get("name"), str):
             data["output_dir"] = Path.cwd() / "out" / data["name"]
-        if data.get("opset") is None and source_format(data.get("source")) == TENSORFLOW_SOURCE:
+        if data.get("opset") is None and kind is not None and formats.is_tensorflow(kind):
             data["opset"] = DEFAULT_OPSET
+        defaults: dict[str, Any] = {}
+        if kind == formats.SAVED_MODEL:
+            defaults |= {"tags": list(DEFAULT_TAGS), "signature": DEFAULT_SIGNATURE}
+        if kind == formats.KERAS:
+            defaults |= {"safe_mode": True}
+        if kind in formats.DESCRIBED_FORMATS:
+            defaults |= {"inputs": [], "outputs": []}  # filled by the describe step
+        for key, value in defaults.items():
+            if data.get(key) is None:
+                data[key] = value
         return data
 
     @field_validator("name")
@@ -215,7 +286,7 @@ class ModelConfig(BaseModel):
     def _resolve_against_base_dir(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return _resolve_path(value, info)
 
-    @field_validator("source", "inputs_npz", "expected_npz")
+    @field_validator("inputs_npz", "expected_npz")
     @classmethod
     def _file_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
@@ -224,11 +295,46 @@ class ModelConfig(BaseModel):
 
     @field_validator("source")
     @classmethod
-    def _source_kind_is_known(cls, value: Path) -> Path:
-        if value.suffix.lower() not in SOURCE_SUFFIXES:
+    def _source_is_there(cls, value: Path, info: ValidationInfo) -> Path:
+        kind = info.data.get("format")
+        if kind is None:
+            if not value.exists():
+                raise ValueError(f"file not found: {value}; check the path")
+            if formats.detect_format(value) is None:
+                raise ValueError(_undetectable(value))
+            return value  # the format key was given, and its own error says what is wrong
+        value = formats.source_root(value, kind)
+        problem = formats.missing_source(value, kind)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("tags", "signature")
+    @classmethod
+    def _saved_model_only(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("format")
+        if value is not None and kind not in (None, formats.SAVED_MODEL):
             raise ValueError(
-                f"{value.name}: expected a frozen graph (.pb, .pbtxt) or an ONNX model (.onnx), "
-                f"from its suffix; received {value.suffix or 'no suffix'!r}"
+                f"{info.field_name} selects a SavedModel's MetaGraph or signature, but the "
+                f"source is a {kind} (received {value!r}); drop {info.field_name}"
+            )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_are_given(cls, tags: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if tags is not None and not tags:
+            raise ValueError("expected at least one tag, such as ['serve'], received []")
+        return tags
+
+    @field_validator("safe_mode")
+    @classmethod
+    def _keras_only(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        kind = info.data.get("format")
+        if value is not None and kind not in (None, formats.KERAS):
+            raise ValueError(
+                f"safe_mode applies to Keras files only, but the source is a {kind} "
+                f"(received {value!r}); drop safe_mode (--unsafe-load)"
             )
         return value
 
@@ -270,7 +376,14 @@ class ModelConfig(BaseModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"inputs are listed twice: {duplicates}")
-        if self.inputs_npz is None:
+        pending = _defaults_pending(self.format, info)
+        for key, given in (("inputs", self.fed_inputs), ("outputs", self.outputs)):
+            if not given and not pending and self.format != formats.ONNX:
+                raise ValueError(
+                    f"expected at least one of {key} for a {self.format}: it declares none to "
+                    f"default to; name them (--{key} or the config's {key})"
+                )
+        if self.inputs_npz is None and not pending:
             shapeless = [s.name for s in self.inputs if not s.is_pinned and s.shape is None]
             where = " (the ONNX graph leaves dimensions symbolic)" if _is_onnx_source(info) else ""
             if shapeless:
@@ -279,7 +392,7 @@ class ModelConfig(BaseModel):
                     "values; add `shape` to each (--inputs NAME[d0,d1,...]), or set `inputs_npz`"
                 )
         unknown = sorted(set(self.tolerances) - set(self.outputs))
-        if unknown:
+        if unknown and self.outputs:
             raise ValueError(
                 f"tolerances name {unknown}, which are not outputs; outputs are "
                 f"{list(self.outputs)}"
@@ -288,8 +401,8 @@ class ModelConfig(BaseModel):
 
     @property
     def source_format(self) -> str:
-        """``"onnx"`` or ``"tensorflow"``, from the source's suffix."""
-        return source_format(self.source)
+        """``"onnx"`` or ``"tensorflow"`` (every format but ONNX)."""
+        return source_format(self.source, self.format)
 
     @property
     def fed_inputs(self) -> tuple[InputSpec, ...]:
@@ -399,21 +512,28 @@ def _pin_inputs(inputs: Sequence[Any], pins: Mapping[str, PinValue]) -> list[Any
 # Validation errors that name the key
 
 _COMMAND_LINE = "command line"
+_OPTIONS = {"inputs": "--inputs/--pin", "safe_mode": "--unsafe-load"}
 
 
 def validate_config(
-    data: Mapping[str, Any], base_dir: Path, origin: str, locate: Locator | None = None
+    data: Mapping[str, Any],
+    base_dir: Path,
+    origin: str,
+    locate: Locator | None = None,
+    extra_context: Mapping[str, Any] | None = None,
 ) -> ModelConfig:
     """Validate ``data`` into a ``ModelConfig``; every problem at once, in one ``ConfigError``.
 
     Relative paths resolve against ``base_dir``. ``origin`` names the file (or the command
     line) in the message, and ``locate`` gives the line of each problem's key.
     """
-    kind = source_format(data.get("source"))
+    detected = detected_format(data.get("source"), data.get("format"), base_dir)
+    kind = source_format(data.get("source"), detected)
     problems: list[str] = []
     if kind == ONNX_SOURCE:
         data, problems = _with_onnx_graph(data, base_dir)
-    context = {"base_dir": base_dir, "source_format": kind}
+    context = {"base_dir": base_dir, "source_format": kind, "format": detected}
+    context.update(extra_context or {})
     try:
         config = ModelConfig.model_validate(data, context=context)
     except ValidationError as error:
@@ -471,7 +591,7 @@ def _format_location(loc: tuple[Any, ...], origin: str) -> str:
     if origin == _COMMAND_LINE and loc and isinstance(loc[0], str):
         if loc[0] == "source":
             return "MODEL"  # the positional argument, not an option
-        option = "--inputs/--pin" if loc[0] == "inputs" else "--" + loc[0].replace("_", "-")
+        option = _OPTIONS.get(loc[0], "--" + loc[0].replace("_", "-"))
         text = f"{text} ({option})"
     return text
 

@@ -1,7 +1,8 @@
 """Command-line values in tf2onnx's conventions, parsed into config data.
 
-``--inputs x:0[50,1,64],h0:0[1,100]``, ``--outputs h:0,c:0`` and ``--pin keep_prob:0=1.0``
-become the ``inputs``, ``outputs`` and pinned values of a ``pipeline.config.ModelConfig``.
+``--inputs x:0[50,1,64],h0:0[1,100]``, ``--outputs h:0,c:0``, ``--tags serve`` and
+``--pin keep_prob:0=1.0`` become the ``inputs``, ``outputs``, ``tags`` and pinned values of a
+``pipeline.config.ModelConfig``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,14 @@ def parse_input_specs(text: str) -> list[dict[str, Any]]:
 def parse_outputs(text: str) -> list[str]:
     """Parse ``--outputs``: ``"h:0,cs:0"`` -> ``["h:0", "cs:0"]``."""
     return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def parse_tags(text: str) -> list[str]:
+    """Parse ``--tags``: ``"serve,gpu"`` -> ``["serve", "gpu"]`` (a SavedModel's tag set)."""
+    tags = [tag.strip() for tag in text.split(",") if tag.strip()]
+    if not tags:
+        raise ConfigError(f"--tags: expected TAG,... (e.g. serve), received {text!r}")
+    return tags
 
 
 def parse_pin(text: str) -> tuple[str, PinValue]:

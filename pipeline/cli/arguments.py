@@ -10,13 +10,16 @@ from typing import Any
 from pipeline import __version__
 from pipeline.config import (
     DEFAULT_OPSET,
+    DEFAULT_SIGNATURE,
+    DEFAULT_TAGS,
     ModelConfig,
     config_from_model_path,
     is_config_path,
     load_config,
 )
-from pipeline.config_options import parse_input_specs, parse_outputs, parse_pin
+from pipeline.config_options import parse_input_specs, parse_outputs, parse_pin, parse_tags
 from pipeline.port.weights import DIRECT_KINDS, PortOptions
+from pipeline.sources.formats import FORMATS
 
 DEFAULT_INDEX = Path("out") / "index.md"
 
@@ -38,18 +41,41 @@ def build_parser() -> argparse.ArgumentParser:
         "model",
         type=Path,
         metavar="MODEL",
-        help="a .yaml/.yml config, a frozen graph (.pb/.pbtxt) or an ONNX model (.onnx)",
+        help="a .yaml/.yml config, a frozen graph (.pb/.pbtxt), a SavedModel folder, a TF1 "
+        "checkpoint (.meta), a Keras file (.keras/.h5/.hdf5) or an ONNX model (.onnx)",
+    )
+    convert.add_argument(
+        "--format",
+        choices=FORMATS,
+        help="the source's format, when its path does not say (default: from the path)",
+    )
+    convert.add_argument(
+        "--tags",
+        metavar="TAG,...",
+        help=f"SavedModel only: the MetaGraph's tags (default {','.join(DEFAULT_TAGS)})",
+    )
+    convert.add_argument(
+        "--signature",
+        metavar="KEY",
+        help=f"SavedModel only: the signature to convert (default {DEFAULT_SIGNATURE})",
+    )
+    convert.add_argument(
+        "--unsafe-load",
+        action="store_true",
+        help="Keras only: load with safe_mode off, so Lambda layers' code runs; only for "
+        "files you trust",
     )
     convert.add_argument(
         "--inputs",
         metavar="NAME:0[d0,d1,...],...",
-        help="model inputs and their shapes, comma-separated (tf2onnx's convention); for an "
-        "ONNX model, shapes of its inputs (default: the graph's inputs)",
+        help="model inputs and their shapes, comma-separated (tf2onnx's convention); default "
+        "for a SavedModel, checkpoint, Keras or ONNX model: the ones it declares",
     )
     convert.add_argument(
         "--outputs",
         metavar="NAME:0,...",
-        help="model outputs, comma-separated (for an ONNX model, default: the graph's)",
+        help="model outputs, comma-separated; default for a SavedModel, checkpoint, Keras or "
+        "ONNX model: the ones it declares",
     )
     convert.add_argument(
         "--opset", type=int, help=f"ONNX opset, 14 or newer (default {DEFAULT_OPSET})"
@@ -114,19 +140,26 @@ def _add_weights_parser(commands: Any) -> None:
 def _add_diagnose_parser(commands: Any) -> None:
     diagnose = commands.add_parser(
         "diagnose",
-        help="explain why a hand port of a fused TF LSTM into nn.LSTM disagrees with TF",
-        description="Run TF's fused LSTM on INPUT, run your nn.LSTM state_dict as you call it, "
-        "and find the smallest set of known mistakes whose corrections make them agree.",
+        help="explain why a hand port of a TF recurrent layer into nn.LSTM/nn.GRU/nn.RNN "
+        "disagrees with TF",
+        description="Run TF's layers on INPUT, run your module as you call it, and find, per "
+        "layer and direction, the smallest set of known mistakes whose corrections make them "
+        "agree.",
     )
     diagnose.add_argument(
         "source",
         type=Path,
         metavar="SOURCE",
-        help="a frozen graph with one BlockLSTM/BlockLSTMV2 node, or an .npz with the fused "
-        "'kernel' and 'bias'",
+        help="any source `weights` reads that holds one module: a frozen graph, an .npz (a "
+        "fused 'kernel' and 'bias', or named TF1 variables), a TF1 checkpoint, a .keras/.h5 file",
     )
     diagnose.add_argument(
-        "--state-dict", type=Path, required=True, metavar="FILE", help="your state_dict (.pt)"
+        "--state-dict",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="your state_dict (.pt), or a torch.save'd nn.LSTM/nn.GRU/nn.RNN (read with "
+        "weights_only=True; a module brings its own batch_first, num_layers, bidirectional)",
     )
     diagnose.add_argument(
         "--input",
@@ -138,7 +171,8 @@ def _add_diagnose_parser(commands: Any) -> None:
     diagnose.add_argument(
         "--batch-first",
         action="store_true",
-        help="you built nn.LSTM with batch_first=True (default: time-major, False)",
+        help="you built the module with batch_first=True (default: False; a saved module says "
+        "its own)",
     )
     diagnose.add_argument(
         "--input-name", metavar="NAME:0", help="the graph's input placeholder, if not the only one"
@@ -247,9 +281,13 @@ def config_from_args(args: argparse.Namespace) -> ModelConfig:
         overrides["inputs"] = parse_input_specs(args.inputs)
     if args.outputs is not None:
         overrides["outputs"] = parse_outputs(args.outputs)
-    for key in ("opset", "atol", "rtol", "seed", "timeout"):
+    for key in ("format", "signature", "opset", "atol", "rtol", "seed", "timeout"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
+    if args.tags is not None:
+        overrides["tags"] = parse_tags(args.tags)
+    if args.unsafe_load:
+        overrides["safe_mode"] = False
     for key in ("output_dir", "inputs_npz", "expected_npz"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key).resolve()

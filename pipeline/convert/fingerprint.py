@@ -2,7 +2,10 @@
 
 ``fingerprint(config)`` hashes (SHA-256, ``hashlib``):
 
-- the bytes of every file the config reads: ``source``, ``inputs_npz``, ``expected_npz``;
+- the bytes of every file the config reads: ``source``, ``inputs_npz``, ``expected_npz``.
+  A source of several files (a SavedModel folder, a checkpoint's ``.meta``, ``.index`` and
+  ``.data-*``) hashes the name and the hash of each file that makes it up
+  (``pipeline.sources.formats.source_files``);
 - the config as validated, paths absolute, without ``output_dir`` (where the artifacts go
   changes nothing in them) and ``timeout`` (a limit, not a setting of the conversion);
 - the version of every package that takes part, read from the installed distributions
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import ModelConfig
+from pipeline.sources import formats
 
 _CHUNK = 1 << 20
 _DISTRIBUTIONS = (
@@ -46,13 +50,10 @@ def fingerprint(config: ModelConfig) -> dict[str, Any]:
     """``{sha256, source_sha256, files, versions}`` of ``config``'s conversion."""
     files = {
         key: file_sha256(path)
-        for key, path in (
-            ("source", config.source),
-            ("inputs_npz", config.inputs_npz),
-            ("expected_npz", config.expected_npz),
-        )
+        for key, path in (("inputs_npz", config.inputs_npz), ("expected_npz", config.expected_npz))
         if path is not None
     }
+    files["source"] = source_sha256(config)
     settings = config.model_dump(mode="json", exclude={"output_dir", "timeout"})
     versions = tool_versions()
     payload = json.dumps({"files": files, "config": settings, "versions": versions}, sort_keys=True)
@@ -62,6 +63,20 @@ def fingerprint(config: ModelConfig) -> dict[str, Any]:
         "files": files,
         "versions": versions,
     }
+
+
+def source_sha256(config: ModelConfig) -> str:
+    """The hash of the source: its file's bytes, or of every file that makes it up."""
+    kind = config.format or formats.FROZEN_GRAPH
+    parts = formats.source_files(config.source, kind)
+    if parts == [config.source]:
+        return file_sha256(config.source)
+    root = config.source if config.source.is_dir() else config.source.parent
+    digest = hashlib.sha256()
+    for path in parts:
+        name = path.relative_to(root) if path.is_relative_to(root) else path
+        digest.update(f"{name}\0{file_sha256(path)}\0".encode())
+    return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> str:

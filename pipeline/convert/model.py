@@ -25,6 +25,7 @@ from pipeline.convert.run import (
 )
 from pipeline.inputs import load_npz, save_npz
 from pipeline.isolation import Workers
+from pipeline.sources.formats import DESCRIBED_FORMATS
 from pipeline.validate import compare
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def convert_model(
         published = staging.publish(artifacts)
         logger.info("published %d files to %s", len(published), config.output_dir)
     return ConversionResult(
-        config=config,
+        config=run.config,
         stages=tuple(run.stages),
         recurrent_nodes=outcome.recurrent_nodes,
         onnx=outcome.onnx,
@@ -68,6 +69,8 @@ def convert_model(
 
 
 def _tensorflow_source_stages(run: Run, targets: StageTargets) -> Outcome:
+    if run.config.format in DESCRIBED_FORMATS:
+        steps.describe_source(run, targets.describe)
     inputs, _ = steps.make_inputs_step(run)
     recurrent_nodes = steps.run_tensorflow(run, inputs, targets.tensorflow)
     onnx_summary = steps.check_onnx(run, run.staging.path(MODEL_ONNX))

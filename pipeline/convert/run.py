@@ -27,6 +27,7 @@ from pipeline.validate.onnx_check import OnnxModelSummary
 T = TypeVar("T")
 
 TF_STAGE = "pipeline.tf_to_onnx.stage:export_and_reference"
+DESCRIBE_STAGE = "pipeline.tf_to_onnx.stage:describe_source"
 TORCH_STAGE = "pipeline.onnx_to_torch.stage:import_and_run"
 TORCH_PREFLIGHT_STAGE = "pipeline.sources.onnx_preflight:check_importable"
 
@@ -49,6 +50,8 @@ RECORDED_ELSEWHERE = ("timings", "versions", "recurrent_nodes")
 
 # Scratch files: written in staging, read back, never published.
 TORCH_OUTPUTS_NPZ = "torch_outputs.npz"
+FROZEN_SOURCE = "source_frozen.pb"
+"""A SavedModel's or checkpoint's frozen graph, written by the describe step."""
 PROGRAM_OUTPUTS_NPZ = "program_outputs.npz"
 
 ONNX_SOURCE_PATH = "ONNX source"
@@ -64,6 +67,7 @@ class StageTargets:
     tensorflow: Stage = TF_STAGE
     torch: Stage = TORCH_STAGE
     torch_preflight: Stage = TORCH_PREFLIGHT_STAGE
+    describe: Stage = DESCRIBE_STAGE
 
 
 DEFAULT_TARGETS = StageTargets()
@@ -131,6 +135,8 @@ class Run:
     workers: Workers
     staging: ArtifactStaging
     stages: list[StageRecord] = field(default_factory=list)
+    frozen_graph: str | None = None
+    """The frozen graph the TensorFlow stage reads when it is not ``config.source`` itself."""
 
     def record(
         self, name: str, seconds: float, worker_result: Mapping[str, Any] | None = None

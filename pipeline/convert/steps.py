@@ -16,6 +16,7 @@ import onnx
 
 from pipeline.config import ONNX_SOURCE
 from pipeline.convert.run import (
+    FROZEN_SOURCE,
     INPUTS_NPZ,
     MODEL_ONNX,
     MODEL_PT2,
@@ -34,7 +35,8 @@ from pipeline.convert.run import (
 from pipeline.errors import ConversionError
 from pipeline.inputs import load_expected_npz, load_npz, make_inputs, save_npz
 from pipeline.isolation import Stage
-from pipeline.sources import onnx_model
+from pipeline.sources import formats, onnx_model
+from pipeline.sources.signature import SourceDescription, fill_defaults
 from pipeline.validate import compare
 from pipeline.validate.onnx_check import (
     OnnxModelSummary,
@@ -91,17 +93,60 @@ def copy_onnx_source(run: Run) -> tuple[RecurrentNode, ...]:
     return nodes
 
 
+def describe_source(run: Run, stage: Stage) -> SourceDescription:
+    """Read what the source declares in the TF worker, and complete the config from it.
+
+    A SavedModel or checkpoint is frozen on the way; ``run.frozen_graph`` then names the
+    graph the TensorFlow stage reads.
+    """
+    config = run.config
+
+    def step() -> dict[str, Any]:
+        return run.workers.run_tf(
+            stage,
+            str(config.source),
+            config.format,
+            list(config.outputs),
+            None if config.tags is None else list(config.tags),
+            config.signature,
+            config.safe_mode,
+            run.path(FROZEN_SOURCE),
+            timeout=config.timeout,
+            model=config.name,
+            stage_name="describe",
+        )
+
+    result, seconds = timed(step)
+    description = SourceDescription.from_plain(result)
+    details = {key: value for key, value in result.items() if key != "frozen_graph"}
+    run.record("source", seconds, {"format": config.format, **details})
+    logger.info(
+        "source: %s read as a %s; defaults from %s (%.2f s)",
+        config.source,
+        description.kind,
+        description.origin,
+        seconds,
+    )
+    run.config = fill_defaults(config, description)
+    run.frozen_graph = description.frozen_graph
+    return description
+
+
 def run_tensorflow(
     run: Run, inputs: Mapping[str, np.ndarray], stage: Stage
 ) -> tuple[RecurrentNode, ...]:
     config = run.config
     input_names = [spec.name for spec in config.fed_inputs]
     input_shapes = {name: list(array.shape) for name, array in inputs.items()}
+    # Only a Keras source needs the extra arguments; a frozen graph is called as it always was.
+    keras: tuple[Any, ...] = ()
+    if config.format == formats.KERAS:
+        keras = (formats.KERAS, bool(config.safe_mode))
 
     def step() -> dict[str, Any]:
         return run.workers.run_tf(
             stage,
-            str(config.source),
+            run.frozen_graph or str(config.source),
             input_names,
             list(config.outputs),
             config.pinned,
@@ -110,6 +155,7 @@ def run_tensorflow(
             run.path(MODEL_ONNX),
             run.path(REFERENCE_NPZ),
             input_shapes,
+            *keras,
             timeout=config.timeout,
             model=config.name,
             stage_name="tensorflow",
