@@ -26,13 +26,14 @@ TF_SOURCE = "TF source graph (session.run)"
 OURS_ORT = "our model.onnx in onnxruntime"
 HAND_BUILT = "hand-built ONNX LSTM node(s), onnxruntime"
 PEER = "tf2onnx peer: Keras 3 LSTM (Loop), onnxruntime"
+OURS_KERAS = "our export of that Keras 3 LSTM, onnxruntime"
 OURS_ONNX2TORCH = "our onnx2torch module"
 OURS_PT2 = "our model.pt2 (torch.export)"
 BARE_LSTM = "bare nn.LSTM, same weights"
 ONNX2PYTORCH = "onnx2pytorch import of our model.onnx"
 
-PARTIES = (TF_SOURCE, OURS_ORT, HAND_BUILT, PEER, OURS_ONNX2TORCH, OURS_PT2, BARE_LSTM)
-PARTIES += (ONNX2PYTORCH,)
+PARTIES = (TF_SOURCE, OURS_ORT, HAND_BUILT, PEER, OURS_KERAS, OURS_ONNX2TORCH, OURS_PT2)
+PARTIES += (BARE_LSTM, ONNX2PYTORCH)
 
 ORT_LIMIT = 1.1
 TORCH_LIMIT = 1.1
@@ -118,6 +119,7 @@ RATIOS = (
     Ratio("model.pt2 / nn.LSTM", OURS_PT2, BARE_LSTM),
     Ratio("onnx2pytorch / nn.LSTM", ONNX2PYTORCH, BARE_LSTM),
     Ratio("peer Loop / ours ORT", PEER, OURS_ORT),
+    Ratio("Keras: peer Loop / our Keras export", PEER, OURS_KERAS),
     Ratio("TF source / ours ORT", TF_SOURCE, OURS_ORT),
     Ratio("ours ORT / nn.LSTM", OURS_ORT, BARE_LSTM),
 )

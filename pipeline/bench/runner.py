@@ -167,8 +167,11 @@ def _latencies(
         if "error" in peer:
             latencies.append(Latency(names.PEER, None, note=peer["error"]))
         else:
+            batch_major = np.ascontiguousarray(x.transpose(1, 0, 2))
             onnx_files[names.PEER] = paths.scratch("peer_keras3.onnx")
-            feeds[names.PEER] = {peer["input"]: np.ascontiguousarray(x.transpose(1, 0, 2))}
+            feeds[names.PEER] = {peer["input"]: batch_major}
+            onnx_files[names.OURS_KERAS] = paths.scratch("ours_keras3.onnx")
+            feeds[names.OURS_KERAS] = {peer["ours_input"]: batch_major}
             notes.append(_peer_note(peer))
     runs = time_sessions(
         onnx_files, feeds, warmup=model.warmup, repeats=model.repeats, threads=options.threads
@@ -214,6 +217,7 @@ def _build_peer(model: BenchModel, paths: _Paths, options: BenchOptions, workers
             model.steps,
             model.batch,
             str(paths.scratch("peer_keras3.onnx")),
+            str(paths.scratch("ours_keras3.onnx")),
             timeout=options.timeout,
             model=model.name,
             stage_name="tf2onnx peer",
@@ -225,14 +229,17 @@ def _build_peer(model: BenchModel, paths: _Paths, options: BenchOptions, workers
 
 def _peer_note(peer: dict) -> str:
     ops = ", ".join(f"{op} {count}" for op, count in peer["op_counts"].items())
+    ours = ", ".join(f"{op} {count}" for op, count in peer["ours_op_counts"].items())
     note = f"peer: Keras {peer['keras']} LSTM via {peer['converter']}; ops: {ops}"
+    note += f"; our export of it: {ours}"
     if peer["from_keras_error"]:
         note += f"; from_keras raised {peer['from_keras_error']}"
     return note
 
 
 def _ort_latency(party: str, run: SessionRun, reference: np.ndarray) -> Latency:
-    output = _time_major(run.first_output, reference.shape, batch_major=party == names.PEER)
+    batch_major = party in (names.PEER, names.OURS_KERAS)
+    output = _time_major(run.first_output, reference.shape, batch_major=batch_major)
     return Latency(party, run.timing.median, len(run.timing.samples), _max_error(output, reference))
 
 

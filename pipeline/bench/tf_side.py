@@ -3,7 +3,9 @@
 - ``time_source_graph``: the frozen graph's latency in a TF1 session, with the same inputs
   and thread counts as every other party.
 - ``build_keras_peer``: the same LSTM as a Keras 3 layer, converted by tf2onnx on its own
-  (no handlers of ours). That is the peer: what a user gets from tf2onnx today.
+  (no handlers of ours). That is the peer: what a user gets from tf2onnx today. The same
+  Keras model is also exported by our Keras export (``pipeline.tf_to_onnx.keras_export``),
+  for the Keras speed-up of issue #4.
 
 Keras keeps the kernel as ``kernel [I, 4H]`` and ``recurrent_kernel [H, 4H]`` in gate order
 i, f, c, o, and adds no forget bias at run time (rnn-semantics §4). So the fused V1 kernel
@@ -58,14 +60,20 @@ def time_source_graph(
     return timings["tensorflow"].as_plain()
 
 
-def build_keras_peer(weights_npz: str, steps: int, batch: int, onnx_path: str) -> dict:
+def build_keras_peer(
+    weights_npz: str, steps: int, batch: int, onnx_path: str, ours_path: str
+) -> dict:
     """Convert the Keras 3 LSTM with ``weights_npz``'s layer 0 by tf2onnx; write ``onnx_path``.
 
     ``tf2onnx.convert.from_keras`` is tried first. When it fails on Keras 3, the same model
-    goes through ``tf2onnx.convert.from_function`` and the failure is reported.
+    goes through ``tf2onnx.convert.from_function`` and the failure is reported. Our own
+    export of the same model goes to ``ours_path``.
     """
     import keras
     import tf2onnx
+
+    from pipeline.sources.keras_model import input_names
+    from pipeline.tf_to_onnx.keras_export import export_keras_model
 
     with np.load(weights_npz) as data:
         kernel, bias = data["kernel_0"], data["bias_0"]
@@ -94,7 +102,12 @@ def build_keras_peer(weights_npz: str, steps: int, batch: int, onnx_path: str) -
     Path(onnx_path).write_bytes(proto.SerializeToString())
     counts = Counter(node.op_type for node in proto.graph.node)
     logger.info("keras peer: %s wrote %s, ops %s", converter, onnx_path, dict(counts))
+    ours = export_keras_model(model, 17).model
+    Path(ours_path).write_bytes(ours.SerializeToString())
+    ours_counts = Counter(node.op_type for node in ours.graph.node)
     return {
+        "ours_input": input_names(model)[0],
+        "ours_op_counts": dict(sorted(ours_counts.items())),
         "converter": converter,
         "from_keras_error": failure,
         "convert_seconds": seconds,

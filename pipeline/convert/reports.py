@@ -32,7 +32,9 @@ from pipeline.report.json_report import build_report, write_report
 from pipeline.report.markdown import write_markdown_report
 from pipeline.report.onnx_metadata import stamp_metadata
 from pipeline.report.plots import plot_error_per_step, plot_file_name
-from pipeline.report.statistics import error_per_step, error_statistics, sequence_outputs
+from pipeline.report.statistics import error_per_step, error_statistics
+from pipeline.report.time_axis import recurrent_step_counts, sequence_axes
+from pipeline.sources.formats import KERAS
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +103,16 @@ def _plot_sequences(run: Run, outcome: Outcome) -> dict[str, str]:
     plots: dict[str, str] = {}
     taken: set[str] = set()
     inputs = load_npz(run.staging.path(INPUTS_NPZ))
-    for output in sequence_outputs(outcome.parties[reference], run.config.outputs, inputs):
-        curves = error_per_step(outcome.parties, reference, output)
+    steps = recurrent_step_counts(run.staging.path(MODEL_ONNX))
+    axes = sequence_axes(
+        outcome.parties[reference],
+        run.config.outputs,
+        steps,
+        inputs,
+        batch_major=run.config.format == KERAS,
+    )
+    for output, axis in axes.items():
+        curves = error_per_step(outcome.parties, reference, output, axis)
         if not curves:
             continue
         name = plot_file_name(output, taken)

@@ -5,23 +5,19 @@ For a pair ``(reference, candidate)`` with arrays ``b`` and ``a``, as in
 so matching infinities count as exact), the relative error ``|a - b| / max(|b|, eps32)``.
 Each gets its maximum, mean and 99th percentile over every element.
 
-Sequence outputs are time-major, as BlockLSTM (``h [T, B, H]``) and ONNX ``LSTM``
-(``Y [T, D, B, H]``) write them: an output is taken for one when it has rank 3 or more and
-its axis 0 has the step count ``T > 1`` of a rank-3 input (so ONNX's ``Y_h [D, B, H]`` is
-not). Its error per step is the maximum absolute error over every other axis, so drift
-over time shows in one curve.
+The error per step of a sequence output (``pipeline.report.time_axis`` says which outputs
+are sequences and along which axis) is the maximum absolute error over every other axis, so
+drift over time shows in one curve.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline.validate.compare import REL_ERROR_FLOOR, ComparisonResult, Outputs
-
-SEQUENCE_RANK = 3
 
 
 @dataclass(frozen=True)
@@ -78,21 +74,8 @@ def error_statistics(
     return tuple(rows)
 
 
-def sequence_outputs(reference: Outputs, outputs: Sequence[str], inputs: Outputs) -> list[str]:
-    """The outputs that are sequences over time (see the module docstring)."""
-    steps = {np.shape(a)[0] for a in inputs.values() if np.ndim(a) == SEQUENCE_RANK}
-    steps.discard(1)
-    return [
-        name
-        for name in outputs
-        if name in reference
-        and np.ndim(reference[name]) >= SEQUENCE_RANK
-        and np.shape(reference[name])[0] in steps
-    ]
-
-
 def error_per_step(
-    parties: Mapping[str, Outputs], reference: str, output: str
+    parties: Mapping[str, Outputs], reference: str, output: str, time_axis: int = 0
 ) -> dict[str, np.ndarray]:
     """Each other party's maximum absolute error at each step of ``output``."""
     expected = parties[reference][output]
@@ -102,7 +85,8 @@ def error_per_step(
         if party == reference or actual is None or np.shape(actual) != np.shape(expected):
             continue
         absolute, _ = errors(expected, actual)
-        curves[party] = absolute.reshape(absolute.shape[0], -1).max(axis=1)
+        steps = np.moveaxis(absolute, time_axis, 0)
+        curves[party] = steps.reshape(steps.shape[0], -1).max(axis=1)
     return curves
 
 
