@@ -63,6 +63,8 @@ def write_keras_model(kind: str, folder: str, suffix: str = ".keras") -> str:
         "bidirectional_gru": lambda: keras.layers.Bidirectional(
             keras.layers.GRU(6, return_sequences=True)
         ),
+        "lstm_last_state": lambda: keras.layers.LSTM(6),
+        "bidirectional_lstm_last_state": lambda: keras.layers.Bidirectional(keras.layers.LSTM(6)),
     }
     keras.utils.set_random_seed(5)
     model = keras.Sequential([keras.Input((7, INPUT_SIZE)), layers[kind]()])

@@ -23,9 +23,13 @@ def print_diagnosis(result: HandPortDiagnosis) -> None:
     shape = list(result.input_shape)
     yours = "your saved module" if result.from_module else "your state_dict"
     print(f"{result.source} ({result.layer}) against {yours}, input {shape}:")
-    print(f"  error before: max abs {result.error_before:.3g}")
+    probe = list(result.probe_shape)
+    print(
+        f"  error before: max abs {result.error_before:.3g} (on TF's own {probe} probe, "
+        f"{result.probe_error_before:.3g})"
+    )
     if not result.corrections and result.within_tolerance:
-        print("  no known mistake: your port already agrees with TF")
+        print("  no known mistake: your port already agrees with TF, on a multi-step probe too")
     several = len(result.units) > 1
     for unit in result.units:
         indent = "  "
@@ -40,7 +44,9 @@ def print_diagnosis(result: HandPortDiagnosis) -> None:
         for number, correction in enumerate(unit["corrections"], 1):
             print(f"{indent}{number}. {correction['mistake']}: {correction['explanation']}")
         if unit["alternatives"]:
-            print(f"{indent}({unit['alternatives']} other set(s) of the same size fit as well)")
+            others = "; ".join(", ".join(mistakes) for mistakes in unit["other_sets"])
+            count = unit["alternatives"]
+            print(f"{indent}({count} other set(s) of the same size fit as well: {others})")
     if result.corrected_path is not None:
         print(f"  corrected state_dict: {result.corrected_path}")
         print(f"  module = {result.constructor}")
@@ -60,10 +66,47 @@ def print_diagnosis(result: HandPortDiagnosis) -> None:
             f"torch.nn.{result.module} computes; use `python -m pipeline convert` instead, "
             "whose model.pt2 is exact"
         )
+    _print_probe(result)
+    _print_source_features(result)
     verdict = "FIXED" if result.within_tolerance else "NOT EXPLAINED"
     if result.within_tolerance and result.needs_exact_loop:
         verdict = "EXPLAINED (exact only outside nn)"
+    elif result.within_tolerance and result.source_features:
+        verdict = "FIXED on this input (see the warning)"
     print(
         f"{verdict}: max abs error {result.error_before:.3g} before, "
-        f"{result.error_after:.3g} after {len(result.corrections)} correction(s)"
+        f"{result.error_after:.3g} after {len(result.corrections)} correction(s) (on the "
+        f"probe {result.probe_error_before:.3g} before, {result.probe_error_after:.3g} after)"
     )
+
+
+def _print_probe(result: HandPortDiagnosis) -> None:
+    """Say when the user's input leaves the port's error unseen that the probe shows."""
+    tolerance_met = result.error_after <= 1e-5
+    if not tolerance_met or result.probe_error_after <= 1e-5:
+        return
+    steps, probe = result.steps_read, list(result.probe_shape)
+    port = "corrected port" if result.corrections else "port"
+    print(
+        f"  on your input (TF reads {steps} step(s)) the {port} agrees with TF (max abs "
+        f"{result.error_after:.3g}), but on TF's own {probe} probe ({probe[0]} steps, seeded "
+        f"random) it is off by {result.probe_error_after:.3g}: no known mistake explains that"
+    )
+    if steps == 1:
+        print(
+            "  a one-step input shows neither weight_hh (h is zero at the first step) nor "
+            "forget_bias (it scales a zero cell state): feed a multi-step input to diagnose them"
+        )
+
+
+def _print_source_features(result: HandPortDiagnosis) -> None:
+    """Warn of what the source computes that nn cannot hold, even where no input showed it."""
+    if not result.source_features or not result.within_tolerance or result.needs_exact_loop:
+        return
+    print(
+        f"  warning: your nn.{result.module} agrees on this input and on the probe, but the "
+        "source computes what it cannot hold; inputs that reach it will differ:"
+    )
+    for line in result.source_features:
+        print(f"    - {line}")
+    print("  use `python -m pipeline convert` for a torch module that is exact on every input")

@@ -12,6 +12,9 @@
 - ``mistakes``: the known mistakes of a hand port and their corrections (framework-free).
 - ``exact_units``: one layer-direction run in torch, in ``nn.LSTM``/``GRU``/``RNN`` or in an
   exact loop (peepholes, cell_clip, GRU reset before the matmul).
+- ``inputs``: the user's ``.npz`` files read with one clear error each, and the probe input
+  every diagnosis is also scored on (a one-step input hides ``weight_hh`` and forget_bias).
+- ``user_module``: the user's ``state_dict`` checked against the source (kind, sizes).
 - ``diagnosis``, ``hand_port``: the search for the mistakes that explain a hand port's
   mismatch, per layer-direction (torch side), and the ``diagnose`` command's stages.
 """

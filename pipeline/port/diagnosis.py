@@ -17,6 +17,11 @@ The error before is the user's whole module called as given; the error after cha
 corrected units, each layer reading the previous corrected layer, in the layout that the first
 unit's corrections chose. Torch is imported inside the functions: this runs in the torch worker
 or the test process.
+
+Every set is also scored on a probe (``pipeline.port.inputs.probe_input``: seeded random, five
+steps whichever way it is read) with TF's own output for it, and a set fits only when it fits
+both: on a one-step input neither ``weight_hh`` nor ``forget_bias`` shows, so agreement on the
+user's input alone proves nothing about them.
 """
 
 from __future__ import annotations
@@ -75,6 +80,8 @@ class Diagnosis:
     corrected: Port
     within_tolerance: bool
     alternatives: int  # other sets of the same size within the tolerance
+    probe_error_after: float = 0.0
+    other_sets: tuple[tuple[str, ...], ...] = ()  # the mistakes of each other set that fits
 
     @property
     def mistakes(self) -> tuple[str, ...]:
@@ -105,6 +112,8 @@ class StackDiagnosis:
     batch_first: bool
     tf_transposed: bool
     within_tolerance: bool
+    probe_error_before: float = 0.0
+    probe_error_after: float = 0.0
 
     @property
     def needs_exact_loop(self) -> tuple[str, ...]:
@@ -140,34 +149,50 @@ def diagnose(
     tf_unit: TfUnit,
     *,
     tolerance: float = TOLERANCE,
+    probe: tuple[np.ndarray, References] | None = None,
 ) -> Diagnosis:
-    """The smallest set of corrections that brings ``port``'s output within ``tolerance``."""
+    """The smallest set of corrections that brings ``port``'s output within ``tolerance``,
+    on ``x`` and on ``probe`` (an input and TF's references for it) when given."""
 
-    def error_of(candidate: Port) -> float:
+    def errors_of(candidate: Port) -> tuple[float, float]:
+        """The error on ``x`` and on the probe (0 without one)."""
         output = run_port(candidate, references.input_of(candidate, x))
-        return max_error(output, references.of(candidate))
+        error = max_error(output, references.of(candidate))
+        if probe is None:
+            return error, 0.0
+        probe_x, probe_references = probe
+        output = run_port(candidate, probe_references.input_of(candidate, probe_x))
+        return error, max_error(output, probe_references.of(candidate))
 
-    error_before = error_of(port)
-    if error_before <= tolerance:
-        return Diagnosis((), error_before, error_before, port, True, 0)
-    closest: tuple[float, tuple[Correction, ...], Port] = (error_before, (), port)
+    before = errors_of(port)
+    if max(before) <= tolerance:
+        return Diagnosis((), before[0], before[0], port, True, 0, before[1])
+    closest: tuple[tuple[float, float], tuple[Correction, ...], Port] = (before, (), port)
     for size in range(1, len(MISTAKES) + 1):
         hits = []
         for corrections in candidate_sets(size, tf_unit):
             corrected = apply(port, corrections, tf_unit, x.shape)
             if corrected is None:
                 continue
-            error = error_of(corrected)
-            if error < closest[0]:
-                closest = (error, corrections, corrected)
-            if error <= tolerance:
-                hits.append((error, corrections, corrected))
+            errors = errors_of(corrected)
+            if _closeness(errors, tolerance) < _closeness(closest[0], tolerance):
+                closest = (errors, corrections, corrected)
+            if max(errors) <= tolerance:
+                hits.append((errors, corrections, corrected))
         if hits:
             logger.info("diagnosis: %d correction(s) fit, %d set(s)", size, len(hits))
-            error, corrections, corrected = min(hits, key=lambda hit: hit[0])
-            return Diagnosis(corrections, error_before, error, corrected, True, len(hits) - 1)
-    error, corrections, corrected = closest
-    return Diagnosis(corrections, error_before, error, corrected, False, 0)
+            hits.sort(key=lambda hit: max(hit[0]))
+            errors, corrections, corrected = hits[0]
+            others = tuple(
+                tuple(c.mistake + (f" ({c.detail})" if c.detail else "") for c in hit[1])
+                for hit in hits[1:]
+            )
+            return Diagnosis(
+                corrections, before[0], errors[0], corrected, True, len(hits) - 1, errors[1],
+                others,
+            )  # fmt: skip
+    errors, corrections, corrected = closest
+    return Diagnosis(corrections, before[0], errors[0], corrected, False, 0, errors[1])
 
 
 def diagnose_stack(
@@ -177,28 +202,32 @@ def diagnose_stack(
     tf_units: dict[tuple[int, bool], TfUnit],
     *,
     tolerance: float = TOLERANCE,
+    probe: tuple[np.ndarray, dict[str, np.ndarray]] | None = None,
 ) -> StackDiagnosis:
-    """Diagnose every unit of ``user``; ``references`` are ``stack_reference``'s arrays."""
+    """Diagnose every unit of ``user``; ``references`` are ``stack_reference``'s arrays, and
+    ``probe`` a probe input with ``stack_reference``'s arrays for it."""
     from pipeline.port.exact_units import run_module
 
-    output = run_module(
-        user.kind, user.state, x, batch_first=user.batch_first, num_layers=user.num_layers,
-        bidirectional=user.bidirectional,
-    )  # fmt: skip
-    error_before = max_error(output, references["as_fed/output"])
+    def whole_module_error(inputs: np.ndarray, expected: dict[str, np.ndarray]) -> float:
+        output = run_module(
+            user.kind, user.state, inputs, batch_first=user.batch_first,
+            num_layers=user.num_layers, bidirectional=user.bidirectional,
+        )  # fmt: skip
+        return max_error(output, expected["as_fed/output"])
+
+    error_before = whole_module_error(x, references)
     answers = []
     for layer, reverse in user.units():
         end = suffix(layer, reverse)
         state = {name: user.state[name + end] for name in PARAMETERS}
         port = Port(user.kind, state, user.batch_first, reverse)
-        direction = "backward" if reverse else "forward"
-        unit_references = References(
-            references[f"as_fed/{layer}/{direction}"],
-            references[f"transposed/{layer}/{direction}"],
-            references[f"as_fed/{layer}/input"] if layer else None,
-            references[f"transposed/{layer}/input"] if layer else None,
+        unit_probe = (
+            None if probe is None else (probe[0], _unit_references(probe[1], layer, reverse))
         )
-        answer = diagnose(port, x, unit_references, tf_units[layer, reverse], tolerance=tolerance)
+        answer = diagnose(
+            port, x, _unit_references(references, layer, reverse), tf_units[layer, reverse],
+            tolerance=tolerance, probe=unit_probe,
+        )  # fmt: skip
         logger.info("unit %s: %s", end, ", ".join(answer.mistakes) or "no mistake")
         answers.append((layer, reverse, answer))
     first = answers[0][2].corrected
@@ -211,6 +240,11 @@ def diagnose_stack(
     chained = _run_chain(corrected, x, user.num_layers)
     reading = "transposed" if first.tf_transposed else "as_fed"
     error_after = max_error(chained, references[f"{reading}/output"])
+    probe_before = probe_after = 0.0
+    if probe is not None:
+        probe_before = whole_module_error(probe[0], probe[1])
+        probe_chained = _run_chain(corrected, probe[0], user.num_layers)
+        probe_after = max_error(probe_chained, probe[1][f"{reading}/output"])
     corrected_state = {
         name + suffix(layer, reverse): port.state[name]
         for layer, reverse, port in corrected
@@ -223,7 +257,24 @@ def diagnose_stack(
         corrected_state=corrected_state,
         batch_first=first.batch_first,
         tf_transposed=first.tf_transposed,
-        within_tolerance=error_after <= tolerance,
+        within_tolerance=max(error_after, probe_after) <= tolerance,
+        probe_error_before=probe_before,
+        probe_error_after=probe_after,
+    )
+
+
+def _closeness(errors: tuple[float, float], tolerance: float) -> tuple[bool, float]:
+    """Sort key of a set that fits nowhere: one that fits the user's input first."""
+    return errors[0] > tolerance, max(errors)
+
+
+def _unit_references(references: dict[str, np.ndarray], layer: int, reverse: bool) -> References:
+    direction = "backward" if reverse else "forward"
+    return References(
+        references[f"as_fed/{layer}/{direction}"],
+        references[f"transposed/{layer}/{direction}"],
+        references[f"as_fed/{layer}/input"] if layer else None,
+        references[f"transposed/{layer}/input"] if layer else None,
     )
 
 
@@ -242,16 +293,23 @@ def diagnose_stage(
     units: list[dict],
     options: dict,
     corrected_npz: str,
+    probe_npz: str | None = None,
+    probe_reference_npz: str | None = None,
 ) -> dict:
     """The torch worker's stage: read the arrays, diagnose, write the corrected parameters.
 
     ``port_npz`` holds the user's state_dict and ``x``; ``units`` the plain fields of each
     ``TfUnit`` (plus ``layer`` and ``reverse``) whose arrays ``units_npz`` holds, keyed
     ``<index>/<field>``; ``options``: ``kind``, ``batch_first``, ``num_layers``,
-    ``bidirectional``, ``tolerance``.
+    ``bidirectional``, ``tolerance``; ``probe_npz`` the probe input (``x``) and
+    ``probe_reference_npz`` TF's arrays for it.
     """
     with np.load(reference_npz) as arrays:
         references = {key: arrays[key] for key in arrays.files}
+    probe = None
+    if probe_npz is not None and probe_reference_npz is not None:
+        with np.load(probe_npz) as inputs, np.load(probe_reference_npz) as arrays:
+            probe = (inputs["x"], {key: arrays[key] for key in arrays.files})
     with np.load(port_npz) as arrays:
         state = {name: arrays[name] for name in arrays.files if name != "x"}
         x = arrays["x"]
@@ -269,7 +327,9 @@ def diagnose_stage(
         options["kind"], state, options["batch_first"], options["num_layers"],
         options["bidirectional"],
     )  # fmt: skip
-    result = diagnose_stack(user, x, references, tf_units, tolerance=options["tolerance"])
+    result = diagnose_stack(
+        user, x, references, tf_units, tolerance=options["tolerance"], probe=probe
+    )
     np.savez(corrected_npz, **result.corrected_state)
     return {
         "units": [
@@ -284,6 +344,8 @@ def diagnose_stage(
                 "error_after": answer.error_after,
                 "within_tolerance": answer.within_tolerance,
                 "alternatives": answer.alternatives,
+                "other_sets": [list(mistakes) for mistakes in answer.other_sets],
+                "probe_error_after": answer.probe_error_after,
             }
             for layer, reverse, answer in result.units
         ],
@@ -293,6 +355,8 @@ def diagnose_stage(
         "tf_transposed": result.tf_transposed,
         "within_tolerance": result.within_tolerance,
         "needs_exact_loop": list(result.needs_exact_loop),
+        "probe_error_before": result.probe_error_before,
+        "probe_error_after": result.probe_error_after,
     }
 
 

@@ -1,9 +1,11 @@
 """``diagnose``: compute TF's reference for a source's module, then explain a hand port's error.
 
-Stages: read the TF layers (``weights``' readers) and pick the one module -> TF's input and
-output of every layer-direction, for the input as TF reads it and transposed (TF worker,
+Stages: check the input (``pipeline.port.inputs``), read the TF layers (``weights``' readers)
+and pick the one module -> TF's input and output of every layer-direction, for the input as TF
+reads it and transposed, and the same for the multi-step probe (TF worker,
 ``pipeline.port.reference``; a frozen graph with one fused node is also run as it is) -> the
-user's ``state_dict`` or ``torch.save``'d module (torch worker, ``weights_only``) -> the search
+user's ``state_dict`` or ``torch.save``'d module (torch worker, ``weights_only``), checked
+against the source's kind and sizes (``pipeline.port.user_module``) -> the search
 for the smallest set of corrections, per layer-direction (torch worker,
 ``pipeline.port.diagnosis``) -> the corrected ``state_dict``, loaded into its constructor
 before it is written.
@@ -16,7 +18,6 @@ from the option.
 from __future__ import annotations
 
 import logging
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,14 +27,17 @@ import numpy as np
 from pipeline.errors import ConfigError, NoExactConversionError, SourceError
 from pipeline.isolation import Workers
 from pipeline.port.diagnosis import TOLERANCE, plain_units
+from pipeline.port.inputs import check_features, probe_input, read_input
 from pipeline.port.layers import SourceLayer, layers_to_npz
+from pipeline.port.modules import refusals
 from pipeline.port.source_units import tf_unit
+from pipeline.port.user_module import parameters, user_shape
 from pipeline.port.weights import PortOptions, read_layers
 
 logger = logging.getLogger(__name__)
 
 _GRAPH_FUSED_KINDS = ("block_lstm", "block_lstm2")
-_KEY = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)(_reverse)?$")
+_FILES = ("x", "layers", "h", "user", "port", "units", "corrected", "probe", "probe_h")
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,11 @@ class HandPortDiagnosis:
     corrected_path: Path | None
     needs_exact_loop: tuple[str, ...]  # mistakes found whose correction no torch.nn holds
     from_module: bool  # the user's file held a whole module, not a state_dict
+    probe_shape: tuple[int, ...] = ()  # TF's own multi-step probe, scored as well
+    probe_error_before: float = 0.0
+    probe_error_after: float = 0.0
+    steps_read: int = 0  # steps of x as the corrected comparison reads it
+    source_features: tuple[str, ...] = ()  # what the source computes that nn cannot hold
 
     @property
     def corrections(self) -> tuple[dict, ...]:
@@ -80,22 +89,28 @@ def diagnose_port(
     workers: Workers,
 ) -> HandPortDiagnosis:
     """Explain why ``state_dict_path`` called as ``options`` disagrees with ``source``."""
+    if not state_dict_path.is_file():
+        raise ConfigError(
+            f"--state-dict {state_dict_path}: no such file; expected your torch.save'd "
+            "state_dict (or nn.LSTM/nn.GRU/nn.RNN)"
+        )
+    x = read_input(input_path)  # before the source: a wrong --input fails fast
     _, layers = read_layers(source, options.port, workers)
     layers = _one_module(source, layers)
-    x = _read_input(input_path)
+    check_features(x, input_path, _input_size(layers[0]), layers[0].name)
+    probe = probe_input(x.shape[-1])
     timeout = options.port.timeout
     run = dict(timeout=timeout, model=source.name)
     with tempfile.TemporaryDirectory(prefix="tfrnn-diagnose-") as folder:
-        paths = {
-            name: str(Path(folder) / f"{name}.npz")
-            for name in ("x", "layers", "h", "user", "port", "units", "corrected")
-        }
+        paths = {name: str(Path(folder) / f"{name}.npz") for name in _FILES}
         np.savez(paths["x"], x=x)
+        np.savez(paths["probe"], x=probe)
         plain = layers_to_npz(layers, paths["layers"])
-        workers.run_tf(
-            "pipeline.port.reference:stack_reference", plain, paths["layers"], paths["x"],
-            paths["h"], stage_name="reference", **run,
-        )  # fmt: skip
+        for inputs, outputs in (("x", "h"), ("probe", "probe_h")):
+            workers.run_tf(
+                "pipeline.port.reference:stack_reference", plain, paths["layers"],
+                paths[inputs], paths[outputs], stage_name="reference", **run,
+            )  # fmt: skip
         if source.suffix in (".pb", ".pbtxt") and layers[0].kind in _GRAPH_FUSED_KINDS:
             workers.run_tf(
                 "pipeline.port.reference:graph_reference", str(source), paths["x"], paths["h"],
@@ -107,15 +122,17 @@ def diagnose_port(
         )  # fmt: skip
         with np.load(paths["user"]) as arrays:
             state = {name: arrays[name] for name in arrays.files}
-        shape = _user_shape(state_dict_path, state, loaded["module"], layers, options)
-        np.savez(paths["port"], x=x, **{name: state[name] for name in _parameters(shape)})
+        shape = user_shape(state_dict_path, state, loaded["module"], layers, options.batch_first)
+        user = {name: state[name].astype(np.float32) for name in parameters(shape)}
+        np.savez(paths["port"], x=x, **user)
         units = {(layer.layer, layer.direction == "backward"): tf_unit(layer) for layer in layers}
         unit_fields, unit_arrays = plain_units(units)
         np.savez(paths["units"], **unit_arrays)
         search = {**shape, "tolerance": options.tolerance}
         result = workers.run_torch(
             "pipeline.port.diagnosis:diagnose_stage", paths["h"], paths["port"], paths["units"],
-            unit_fields, search, paths["corrected"], stage_name="diagnose", **run,
+            unit_fields, search, paths["corrected"], paths["probe"], paths["probe_h"],
+            stage_name="diagnose", **run,
         )  # fmt: skip
         constructor = {
             "input_size": int(x.shape[-1]),
@@ -147,7 +164,17 @@ def diagnose_port(
         corrected_path=corrected_path,
         needs_exact_loop=tuple(result["needs_exact_loop"]),
         from_module=loaded["module"] is not None,
+        probe_shape=tuple(probe.shape),
+        probe_error_before=result["probe_error_before"],
+        probe_error_after=result["probe_error_after"],
+        steps_read=_steps_read(x.shape, result["batch_first"]),
+        source_features=tuple(refusals(layers)),
     )
+
+
+def _steps_read(shape: tuple[int, ...], batch_first: bool) -> int:
+    """The steps of ``x`` that the corrected call (and TF, fed to match) reads."""
+    return int(shape[1] if batch_first else shape[0])
 
 
 def _one_module(source: Path, layers: list[SourceLayer]) -> list[SourceLayer]:
@@ -199,74 +226,3 @@ def _input_size(layer: SourceLayer) -> int:
     if "recurrent_kernel" in arrays:
         return arrays["kernel"].shape[0]
     return arrays["kernel"].shape[0] - arrays["kernel"].shape[1] // 4
-
-
-def _user_shape(
-    path: Path,
-    state: dict[str, np.ndarray],
-    module: dict | None,
-    layers: list[SourceLayer],
-    options: HandPortOptions,
-) -> dict:
-    """The user's module kind, layers, directions and call layout, checked against TF's."""
-    kind = layers[0].module
-    places = {(int(m.group(2)), bool(m.group(3))) for m in map(_KEY.match, state) if m}
-    num_layers = max((layer for layer, _ in places), default=-1) + 1
-    bidirectional = any(reverse for _, reverse in places)
-    batch_first = options.batch_first
-    if module is not None:
-        if module["kind"] != kind or module["proj_size"]:
-            raise SourceError(
-                f"{path}: expected a torch.nn.{kind} (the source's layers are {kind}s) without "
-                f"proj_size, received nn.{module['kind']} with proj_size {module['proj_size']}"
-            )
-        if module["batch_first"] != options.batch_first:
-            logger.warning(
-                "%s: the saved module has batch_first=%s; that is how it reads x (the "
-                "--batch-first option is ignored for a module)",
-                path,
-                module["batch_first"],
-            )
-        batch_first = module["batch_first"]
-        num_layers, bidirectional = module["num_layers"], module["bidirectional"]
-    source_layers = max(layer.layer for layer in layers) + 1
-    source_bidirectional = len({layer.direction for layer in layers}) == 2
-    if (num_layers, bidirectional) != (source_layers, source_bidirectional):
-        raise SourceError(
-            f"{path}: expected the state_dict of a {source_layers}-layer "
-            f"{'bidirectional ' * source_bidirectional}nn.{kind} like the source "
-            f"{layers[0].stack}, received {num_layers} layer(s), bidirectional={bidirectional}"
-        )
-    shape = dict(
-        kind=kind, batch_first=batch_first, num_layers=num_layers, bidirectional=bidirectional
-    )
-    missing = [name for name in _parameters(shape) if name not in state]
-    if missing:
-        raise SourceError(
-            f"{path}: the state_dict lacks {missing}; expected every parameter of an "
-            f"nn.{kind} with bias=True ({sorted(_parameters(shape))})"
-        )
-    return shape
-
-
-def _parameters(shape: dict) -> list[str]:
-    directions = ("", "_reverse") if shape["bidirectional"] else ("",)
-    return [
-        f"{name}_l{layer}{direction}"
-        for layer in range(shape["num_layers"])
-        for direction in directions
-        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    ]
-
-
-def _read_input(path: Path) -> np.ndarray:
-    with np.load(path) as arrays:
-        names = arrays.files
-        if "x" not in names and len(names) != 1:
-            raise ConfigError(
-                f"--input {path}: expected one array (or one named 'x'), found {names}"
-            )
-        x = arrays["x" if "x" in names else names[0]]
-    if x.ndim != 3:
-        raise ConfigError(f"--input {path}: expected a rank-3 array, received shape {x.shape}")
-    return x.astype(np.float32)

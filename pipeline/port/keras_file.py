@@ -16,6 +16,7 @@ equivalent and are refused, as is ``go_backwards`` outside a ``Bidirectional``.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import keras
 import numpy as np
@@ -39,11 +40,21 @@ def read_keras_file(path: str, npz_path: str) -> list[dict]:
                 ("forward", layer.forward_layer),
                 ("backward", layer.backward_layer),
             ):
-                layers.append(_layer(inner, layer.name, direction, unsupported))
+                inner_layer = _layer(inner, layer.name, direction, unsupported)
+                layers.append(_returns(inner_layer, layer))
         elif type(layer).__name__ in _KINDS:
             layers.append(_layer(layer, layer.name, "forward", ()))
     logger.info("%s: %d recurrent layer(s)", path, len(layers))
     return layers_to_npz(layers, npz_path)
+
+
+def _returns(inner: SourceLayer, wrapper) -> SourceLayer:
+    """A ``Bidirectional``'s direction returns what the wrapper returns."""
+    return replace(
+        inner,
+        return_sequences=bool(getattr(wrapper, "return_sequences", inner.return_sequences)),
+        return_state=bool(getattr(wrapper, "return_state", inner.return_state)),
+    )
 
 
 def _walk(model):
@@ -80,5 +91,7 @@ def _layer(layer, stack: str, direction: str, unsupported: tuple[str, ...]) -> S
         stack=stack,
         direction=direction,
         reset_after=bool(getattr(cell, "reset_after", True)),
+        return_sequences=bool(getattr(layer, "return_sequences", True)),
+        return_state=bool(getattr(layer, "return_state", False)),
         unsupported=tuple(features),
     )

@@ -36,7 +36,8 @@ class SourceLayer:
     (``MultiRNNCell``'s ``cell_K``) and ``direction`` is ``"forward"`` or ``"backward"``.
     ``cell_clip`` is TF's (``<= 0`` is off); ``peepholes`` says whether the layer uses them.
     ``notes`` are assumptions made where the source does not say (a checkpoint holds no
-    ``forget_bias``).
+    ``forget_bias``). ``return_sequences``/``return_state`` are a Keras layer's (what its
+    output is); TF1 layers return the whole sequence.
     """
 
     name: str
@@ -49,6 +50,8 @@ class SourceLayer:
     cell_clip: float = -1.0
     peepholes: bool = False
     reset_after: bool = True
+    return_sequences: bool = True
+    return_state: bool = False
     unsupported: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
@@ -70,7 +73,7 @@ class SourceLayer:
 
 _PLAIN_FIELDS = (
     "name", "kind", "stack", "layer", "direction", "forget_bias", "cell_clip", "peepholes",
-    "reset_after",
+    "reset_after", "return_sequences", "return_state",
 )  # fmt: skip
 
 

@@ -136,7 +136,7 @@ def candidate_sets(size: int, tf_unit: TfUnit) -> Iterator[tuple[Correction, ...
     (TF's own, then ONNX's) first."""
     torch_order = TORCH_ORDERS[tf_unit.kind]
     orders = ["".join(order) for order in itertools.permutations(torch_order)]
-    known = [tf_unit.gate_order, "iofc", "zrh"]
+    known = list(dict.fromkeys([tf_unit.gate_order, "iofc", "zrh"]))  # a GRU's is zrh
     orders = [o for o in known if o in orders and o != torch_order] + [
         o for o in orders if o not in known and o != torch_order
     ]

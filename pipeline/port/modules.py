@@ -194,7 +194,7 @@ def _module(name: str, members: list[SourceLayer]) -> PortedModule:
         proj_size=proj_size,
         state_dict=state_dict,
         layers=tuple(layer.name for layer in members),
-        feed=_feed(first.kind),
+        feed=_feed(first, num_directions == 2),
         notes=tuple(dict.fromkeys(note for layer in members for note in layer.notes)),
     )
 
@@ -230,18 +230,32 @@ def _sizes(arrays: dict[str, np.ndarray]) -> tuple[int, int, int]:
     return input_size, arrays["weight_hh"].shape[1], 0
 
 
-def _feed(kind: str) -> str:
+def _feed(first: SourceLayer, bidirectional: bool) -> str:
+    kind = first.kind
     if kind in TIME_MAJOR_KINDS:
         return (
             "feed x time-major, [T, B, I], as the TF op reads it (batch_first=False): "
             "a [1, 50, 64] array is 1 step of a batch of 50 there"
         )
     if kind.startswith("keras_"):
-        return (
-            "feed x batch-major, [B, T, I], as Keras does (batch_first=True); the output is "
-            "the whole sequence (return_sequences=True), h_n the last state"
+        return "feed x batch-major, [B, T, I], as Keras does (batch_first=True); " + _keras_returns(
+            first, bidirectional
         )
     return (
         "feed x batch-major, [B, T, I] (batch_first=True), as dynamic_rnn's default "
         "time_major=False; for a time_major=True graph construct with batch_first=False"
     )
+
+
+def _keras_returns(layer: SourceLayer, bidirectional: bool) -> str:
+    """What of the torch call's ``output, h_n`` the Keras layer returns."""
+    last = "torch.cat([h_n[-2], h_n[-1]], -1)" if bidirectional else "output[:, -1] (= h_n[-1])"
+    if layer.return_sequences:
+        returned = "Keras returns the whole sequence (return_sequences=True): output"
+    else:
+        returned = f"Keras returns only the last state (return_sequences=False): {last}"
+    if layer.return_state:
+        states = "h_n" if layer.module != "LSTM" else "h_n and c_n"
+        direction = " (both directions, forward first)" if bidirectional else ""
+        returned += f"; its states (return_state=True) are {states}{direction}"
+    return returned

@@ -60,6 +60,12 @@ def load_state_dict(pt_path: str, npz_path: str) -> dict[str, Any]:
             f"received a file that loads only by running its code ({reason}); save "
             "module.state_dict() instead (torch.save(module.state_dict(), path))"
         ) from error
+    except (RuntimeError, KeyError, EOFError, ValueError, OSError, IndexError) as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise SourceError(
+            f"{pt_path}: not a torch file (torch.load failed: {type(error).__name__}: "
+            f"{reason[:200]}); expected what torch.save(module.state_dict(), path) writes"
+        ) from None
     module = None
     if isinstance(loaded, torch.nn.RNNBase):
         module = {

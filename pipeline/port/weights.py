@@ -28,6 +28,7 @@ import numpy as np
 
 from pipeline.errors import ConfigError, SourceError
 from pipeline.isolation import Workers
+from pipeline.port.inputs import read_npz
 from pipeline.port.layers import SourceLayer, layers_from_npz
 from pipeline.port.modules import PortedModule, build_modules
 from pipeline.port.variables import layers_from_variables
@@ -94,10 +95,9 @@ def read_layers(
         raise SourceError(f"source {path} does not exist or is not a file")
     forget_bias = 1.0 if options.forget_bias is None else options.forget_bias
     if kind == "npz":
-        with np.load(path) as arrays:
-            named = {name: arrays[name] for name in arrays.files}
-        if "kernel" in named and "bias" in named:
-            return "fused kernel", [direct_layer(named, options)]
+        named = read_npz(path, "source", SourceError)
+        if "kernel" in named or "bias" in named:
+            return "fused kernel", [direct_layer(named, options, path)]
         return "named arrays", layers_from_variables(
             named, forget_bias=forget_bias, where=path.name
         )
@@ -118,8 +118,11 @@ def read_layers(
         return kind.replace("_", " "), layers_from_npz(plain, npz_path)
 
 
-def direct_layer(arrays: dict[str, np.ndarray], options: PortOptions) -> SourceLayer:
+def direct_layer(
+    arrays: dict[str, np.ndarray], options: PortOptions, path: Path | None = None
+) -> SourceLayer:
     """The layer of a fused ``kernel [I + H, 4H]`` and ``bias [4H]`` given directly."""
+    _check_fused(arrays, path or Path("the .npz"))
     if options.layer_kind not in DIRECT_KINDS:
         raise ConfigError(
             f"--layer-kind: expected one of {list(DIRECT_KINDS)}, received {options.layer_kind!r}"
@@ -149,6 +152,32 @@ def direct_layer(arrays: dict[str, np.ndarray], options: PortOptions) -> SourceL
         cell_clip=float(options.cell_clip),
         peepholes=peepholes,
     )
+
+
+def _check_fused(arrays: dict[str, np.ndarray], path: Path) -> None:
+    """Refuse a fused kernel and bias that are not ``[I + H, 4H]`` and ``[4H]``."""
+    missing = [name for name in ("kernel", "bias") if name not in arrays]
+    if missing:
+        raise SourceError(
+            f"{path}: a fused LSTM needs both 'kernel' [I + H, 4H] and 'bias' [4H]; "
+            f"'{missing[0]}' is missing (found {sorted(arrays)}); save the bias too "
+            "(zeros if the layer has none)"
+        )
+    kernel, bias = arrays["kernel"], arrays["bias"]
+    expected = "expected kernel [I + H, 4H] and bias [4H] with I, H > 0"
+    if kernel.ndim != 2 or kernel.shape[1] % 4 or kernel.shape[0] <= kernel.shape[1] // 4:
+        raise SourceError(
+            f"{path}: {expected}, received kernel {list(kernel.shape)}; give TF's fused "
+            "kernel as it is (input rows first, then the recurrent rows; 4 gate blocks)"
+        )
+    projection = arrays.get("projection")
+    units = kernel.shape[1] // 4
+    recurrent = units if projection is None else projection.shape[-1]
+    if bias.shape != (4 * units,) or kernel.shape[0] <= recurrent:
+        raise SourceError(
+            f"{path}: {expected}, received kernel {list(kernel.shape)} (H = {units}) and "
+            f"bias {list(bias.shape)}; the bias must be [{4 * units}]"
+        )
 
 
 def port_weights(
