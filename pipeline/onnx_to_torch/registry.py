@@ -11,6 +11,9 @@ again does nothing; a converter that someone else registered for the same key is
   13, so a model at opset 19 or later that holds its weights in ``Constant`` nodes would not
   import. Those versions only add element types; onnx2torch's own ``OnnxConstant`` module
   serves them. A version onnx2torch already covers is left to it.
+- ``GreaterOrEqual`` and ``LessOrEqual`` 16: onnx2torch 1.5.15 registers them at version 12
+  only; 16 adds bfloat16 and nothing else, so its own ``OnnxCompare`` serves them (tf2onnx
+  writes them for a ``sequence_length`` under ``dynamic_rnn`` at opset 16 and later).
 - ``ReverseSequence`` 10: ``pipeline.onnx_to_torch.reverse_sequence``.
 - ``Scan`` 9 to 25: ``pipeline.onnx_to_torch.scan`` (tf2onnx writes TF1 while-loops as Scan).
 - ``tfrnn.BlockLSTM``, our exact op for TF's fused LSTM: ``pipeline.onnx_to_torch.block_lstm``.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import logging
 
 import torch
+from onnx2torch.node_converters.comparisons import OnnxCompare
 from onnx2torch.node_converters.constant import OnnxConstant
 from onnx2torch.node_converters.registry import add_converter, get_converter
 from onnx2torch.onnx_graph import OnnxGraph
@@ -40,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 RECURRENT_VERSIONS = {"LSTM": (7, 14, 22), "GRU": (3, 7, 14, 22), "RNN": (7, 14, 22)}
 CONSTANT_VERSIONS = (19, 21, 23, 24)
+COMPARISON_VERSIONS = {"GreaterOrEqual": (16,), "LessOrEqual": (16,)}
 SCAN_VERSIONS = (9, 11, 16, 19, 21, 23, 24, 25)
 
 _registered = False
@@ -56,6 +61,10 @@ def register_converters() -> None:
     for version in CONSTANT_VERSIONS:
         if not _is_registered("Constant", version):
             add_converter(operation_type="Constant", version=version)(convert_constant)
+    for operation_type, versions in COMPARISON_VERSIONS.items():
+        for version in versions:
+            if not _is_registered(operation_type, version):
+                add_converter(operation_type=operation_type, version=version)(convert_comparison)
     for operation_type, converter in static_inputs.CONVERTERS.items():
         add_converter(operation_type, version=1, domain=static_inputs.STATIC_DOMAIN)(converter)
     add_converter(operation_type="ReverseSequence", version=10)(convert_reverse_sequence)
@@ -66,6 +75,14 @@ def register_converters() -> None:
     )
     _registered = True
     logger.debug("registered %s and Constant %s", RECURRENT_VERSIONS, CONSTANT_VERSIONS)
+
+
+def convert_comparison(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:
+    """``GreaterOrEqual``/``LessOrEqual`` 16 by onnx2torch's own comparison module."""
+    return OperationConverterResult(
+        torch_module=OnnxCompare(operation_type=node.operation_type),
+        onnx_mapping=onnx_mapping_from_node(node=node),
+    )
 
 
 def convert_constant(node: OnnxNode, graph: OnnxGraph) -> OperationConverterResult:

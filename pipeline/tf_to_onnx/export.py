@@ -19,6 +19,7 @@ from pipeline.errors import NoExactConversionError, UnsupportedOpsError
 from pipeline.recurrent import block_lstm_op
 from pipeline.tf_to_onnx.block_lstm_function import block_lstm_function
 from pipeline.tf_to_onnx.handlers import custom_op_handlers
+from pipeline.tf_to_onnx.length_zero import keep_initial_state_at_length_zero
 from pipeline.tf_to_onnx.records import ExportLog, RecurrentNodeRecord
 from pipeline.tf_to_onnx.tf1_cells import names as tf1_cell_names
 from pipeline.tf_to_onnx.tf2onnx_entry import convert_graph_def
@@ -57,6 +58,7 @@ def export_graph_def(
         )
     check_export(model, log, _PIN_HINT)
     _add_exact_op_functions(model, opset)
+    keep_initial_state_at_length_zero(model.graph, tuple(record.node for record in log.nodes))
     logger.info("exported %d ONNX nodes at opset %d", len(model.graph.node), opset)
     return ExportResult(
         model=model, recurrent_nodes=log.nodes + _tf2onnx_recurrent_nodes(model, log)
