@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from pipeline.errors import SourceError
 logger = logging.getLogger(__name__)
 
 KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+_ZIP_MAGIC = b"PK\x03\x04"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ACTIVATION_ATTRIBUTES = ("activation", "recurrent_activation")
 
 
@@ -46,15 +49,38 @@ def keras2_hard_sigmoid(x: Any) -> Any:
 
 
 def load_keras_model(path: str, safe_mode: bool = True) -> keras.Model:
-    """Load the Keras model at ``path`` without compiling it; see the module docstring."""
+    """Load the Keras model at ``path`` without compiling it; see the module docstring.
+
+    Keras tells its formats apart by the suffix only; a file with another suffix (the
+    ``format: keras`` override) is read by its content: a zip archive is a ``.keras`` file,
+    an HDF5 file an ``.h5``.
+    """
     source = Path(path)
     if not source.is_file():
         raise SourceError(f"Keras model {path} does not exist or is not a file")
-    if source.suffix not in KERAS_SUFFIXES:
-        raise SourceError(
-            f"Keras model {path}: expected a file ending in {' or '.join(KERAS_SUFFIXES)}, "
-            f"received {source.suffix or 'no suffix'}; save the model with model.save()"
-        )
+    if source.suffix in KERAS_SUFFIXES:
+        return _load(source, path, safe_mode)
+    suffix = _suffix_from_content(source)
+    with tempfile.TemporaryDirectory(prefix="tfrnn-keras-") as folder:
+        alias = Path(folder) / f"model{suffix}"
+        alias.symlink_to(source.resolve())
+        return _load(alias, path, safe_mode)
+
+
+def _suffix_from_content(source: Path) -> str:
+    with source.open("rb") as file:
+        magic = file.read(8)
+    if magic.startswith(_ZIP_MAGIC):
+        return ".keras"
+    if magic.startswith(_HDF5_MAGIC):
+        return ".h5"
+    raise SourceError(
+        f"Keras model {source}: expected a .keras zip archive or an HDF5 (.h5) file, received "
+        f"neither (the file starts with {magic!r}); save the model with model.save()"
+    )
+
+
+def _load(source: Path, path: str, safe_mode: bool) -> keras.Model:
     version = keras2_version(source)
     custom_objects = _keras2_recurrent_layers() if version is not None else None
     try:

@@ -115,8 +115,10 @@ def fill_defaults(config: ModelConfig, description: SourceDescription) -> ModelC
         pinned_names = {spec["name"] for spec in pinned}
         fed = [{"name": t.name} for t in description.inputs if t.name not in pinned_names]
         for spec in fed:
-            problems += _complete(spec, described[spec["name"]], description, has_npz)
-            _log_input(spec, described[spec["name"]], description)
+            found = _complete(spec, described[spec["name"]], description, has_npz)
+            if not found:
+                _log_input(spec, described[spec["name"]], description)
+            problems += found
     else:
         for spec in fed:
             if spec["name"] in described:
