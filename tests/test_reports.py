@@ -13,6 +13,7 @@ from pipeline.config import config_from_model_path
 from pipeline.convert import StageTargets, convert_model
 from pipeline.convert.fingerprint import file_sha256
 from pipeline.isolation import Workers
+from pipeline.report.markdown import torch_modules_table
 from pipeline.report.onnx_metadata import read_metadata
 from tests import worker_stand_ins as stand_ins
 
@@ -83,3 +84,23 @@ def test_model_onnx_records_the_source_hash_versions_and_verdict(
     assert "onnxruntime" in json.loads(metadata["tfrnn.versions"])
     report = json.loads((output_dir / "report.json").read_text())
     assert metadata["tfrnn.fingerprint"] == report["fingerprint"]["sha256"]
+
+
+def test_the_report_names_the_torch_module_of_each_recurrent_node_and_why() -> None:
+    modules = [
+        {"node": "lstm", "op": "LSTM", "module": "torch.nn.LSTM", "why_not_torch_module": []},
+        {
+            "node": "gru",
+            "op": "GRU",
+            "module": "pipeline.onnx_to_torch.exact_module.ExactRecurrence",
+            "why_not_torch_module": ["linear_before_reset=0"],
+        },
+        {"node": "t", "op": "Transpose", "module": "onnx2torch.OnnxTranspose"},
+    ]
+    lines = torch_modules_table([{"name": "torch", "modules": modules}])
+
+    assert lines[2:] == [
+        "| `lstm` | LSTM | `torch.nn.LSTM` | - |",
+        "| `gru` | GRU | `pipeline.onnx_to_torch.exact_module.ExactRecurrence` | "
+        "linear_before_reset=0 |",
+    ]

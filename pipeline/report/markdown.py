@@ -3,7 +3,8 @@
 Sections, in order: the verdict; the source and its hash; the comparison of every output
 under every pair (TensorFlow, onnxruntime, torch, torch.export); error statistics (max,
 mean, 99th percentile, absolute and relative); a plot of the error per time step for each
-sequence output; the path each recurrent node took; stage times; tool versions.
+sequence output; the path each recurrent node took, and the torch module that computes it;
+stage times; tool versions.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def markdown_report(report: Mapping[str, Any]) -> str:
     lines += ["", "## Error statistics", "", *_statistics_table(report.get("statistics", []))]
     lines += ["", "## Error per time step", "", *_plots(report)]
     lines += ["", "## Recurrent nodes", "", *_recurrent_table(report["recurrent_nodes"])]
+    lines += ["", "## PyTorch modules", "", *torch_modules_table(report["stages"])]
     lines += ["", "## Stage times", "", *_stage_table(report["stages"])]
     lines += ["", "## Tool versions", "", *_versions_table(report["versions"])]
     return "\n".join(lines).rstrip() + "\n"
@@ -126,6 +128,23 @@ def _recurrent_table(nodes: Sequence[Mapping[str, str]]) -> list[str]:
         return ["None."]
     rows = [(f"`{n['node']}`", n["op"], n["path"], n["reason"]) for n in nodes]
     return table(("node", "op", "path", "reason"), rows)
+
+
+_RECURRENT_OPS = ("LSTM", "GRU", "RNN", "Scan", "Loop", "BlockLSTM")
+
+
+def torch_modules_table(stages: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Which module computes each recurrent ONNX node (the torch stage's record)."""
+    modules = next((s.get("modules") for s in stages if s["name"] == "torch"), None) or []
+    modules = [entry for entry in modules if entry.get("op") in _RECURRENT_OPS]
+    if not modules:
+        return ["None recorded."]
+    rows = []
+    for entry in modules:
+        blockers = entry.get("why_not_torch_module")
+        why = "; ".join(blockers) if blockers else "-"
+        rows.append((f"`{entry['node']}`", entry["op"], f"`{entry['module']}`", why))
+    return table(("ONNX node", "op", "module", "why not a torch.nn module"), rows)
 
 
 def _stage_table(stages: Sequence[Mapping[str, Any]]) -> list[str]:
