@@ -4,8 +4,9 @@ onnx2torch stops at the first op it has no converter for, and names the op but n
 node. This check runs first and names every such node at once, with its op and opset. Runs
 in the torch worker (onnx2torch imports torch); returns plain data.
 
-It checks ops only. A converter that exists but refuses a node's attributes (``layout=1``,
-say) refuses it in the torch stage itself, naming the node and the attribute.
+Then the model is imported once (``import_onnx``), so that a converter that exists but
+refuses a node (weights that are not constants, an activation ONNX does not define) says so,
+naming the node and the attribute, before onnxruntime or the torch stage runs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import onnx
 from onnx2torch.node_converters import get_converter
 
 from pipeline.errors import TorchImportError
+from pipeline.onnx_to_torch.importer import import_onnx
 from pipeline.onnx_to_torch.registry import register_converters
 
 logger = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ def check_importable(onnx_path: str) -> dict:
             "(onnx2torch's add_converter), or a model without that op"
         )
     logger.debug("%s: onnx2torch has a converter for all %d nodes", onnx_path, num_nodes)
+    import_onnx(model)
     return {"nodes_checked": num_nodes}
 
 

@@ -6,6 +6,7 @@ These run the real torch worker and onnxruntime; TensorFlow takes no part and mu
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import re
 import sys
@@ -13,10 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 
 from pipeline import cli
 from pipeline.cli import commands
+from pipeline.config import config_from_model_path
+from pipeline.convert import convert_model
+from pipeline.errors import ConversionError
 from pipeline.isolation import Workers
 from tests.onnx_source_models import write_backend_lstm_case, write_elementwise, write_lstm
 
@@ -172,6 +177,28 @@ def test_ops_onnx2torch_cannot_import_are_all_named_and_nothing_is_written(
     assert "node 'shrink_node' (Shrink) in graph: no converter for Shrink at opset 17" in error
     assert "node 'hardmax_node' (Hardmax)" in error
     assert "pipeline/onnx_to_torch/registry.py" in error
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_node_our_converters_refuse_is_named_before_onnxruntime_runs(
+    framework_workers: Workers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = onnx.load(write_lstm(tmp_path / "lstm.onnx"))
+    weight = next(t for t in model.graph.initializer if t.name == "W")
+    model.graph.input.append(
+        onnx.helper.make_tensor_value_info("W", weight.data_type, list(weight.dims))
+    )
+    model.graph.initializer.remove(weight)
+    source = tmp_path / "w_input.onnx"
+    onnx.save(model, source)
+    config = config_from_model_path(source, {"output_dir": tmp_path / "out" / "w_input"})
+    caplog.set_level(logging.INFO, logger="pipeline")
+
+    with pytest.raises(ConversionError, match=r"(?s)LSTM node 'lstm' .*input W \('W'\)"):
+        convert_model(config, framework_workers)
+
+    assert not any(record.getMessage().startswith("onnxruntime") for record in caplog.records)
     assert list((tmp_path / "out").iterdir()) == []
 
 
