@@ -16,7 +16,9 @@ INPUT_SIZE, UNITS, STEPS, BATCH = 5, 6, 7, 3
 @dataclass(frozen=True)
 class CellGraph:
     # lstm, lstm_peephole, lstm_peephole_clip, lstm_full, lstm_proj, basic_lstm, gru,
-    # lstm_block, gru_block
+    # lstm_block, gru_block; LSTMBlockCell with peepholes: lstm_block_peephole, and with
+    # cell_clip=0.5 (lstm_block_peephole_clip) or no cell_clip attribute in the NodeDef, which
+    # means the op default 3.0 (lstm_block_peephole_default_clip)
     cell: str
     runner: str = "dynamic"  # dynamic, static, bidirectional
     layers: int = 1
@@ -74,9 +76,14 @@ def _build(tf, spec: CellGraph):
             tf.concat(states, axis=-1, name="state")
         with tf1.Session(graph=graph) as session:
             _randomize_variables(tf1, session)
-            return tf1.graph_util.convert_variables_to_constants(
+            frozen = tf1.graph_util.convert_variables_to_constants(
                 session, graph.as_graph_def(), ["y", "state"]
             )
+    if spec.cell == "lstm_block_peephole_default_clip":
+        for node in frozen.node:
+            if node.op == "LSTMBlockCell":
+                del node.attr["cell_clip"]
+    return frozen
 
 
 def _randomize_variables(tf1, session) -> None:
@@ -118,7 +125,7 @@ def _block_cell_class(tf, cells):
 
         @property
         def state_size(self):
-            if self.kind == "lstm_block":
+            if self.kind.startswith("lstm_block"):
                 return cells.LSTMStateTuple(self.units, self.units)
             return self.units
 
@@ -128,9 +135,12 @@ def _block_cell_class(tf, cells):
 
         def build(self, inputs_shape):
             rows = int(inputs_shape[-1]) + self.units
-            if self.kind == "lstm_block":
+            if self.kind.startswith("lstm_block"):
                 self.kernel = self.add_weight("kernel", [rows, 4 * self.units])
                 self.bias = self.add_weight("bias", [4 * self.units])
+                self.peepholes = [
+                    self.add_weight(name, [self.units]) for name in ("wci", "wcf", "wco")
+                ]
             else:
                 self.w_ru = self.add_weight("w_ru", [rows, 2 * self.units])
                 self.w_c = self.add_weight("w_c", [rows, self.units])
@@ -139,12 +149,15 @@ def _block_cell_class(tf, cells):
             self.built = True
 
         def call(self, inputs, state):
-            if self.kind == "lstm_block":
-                zeros = tf.zeros([self.units])
+            if self.kind.startswith("lstm_block"):
+                peephole = self.kind != "lstm_block"
+                wci, wcf, wco = self.peepholes if peephole else [tf.zeros([self.units])] * 3
                 c, h = state
                 out = tf.raw_ops.LSTMBlockCell(
-                    x=inputs, cs_prev=c, h_prev=h, w=self.kernel, wci=zeros, wcf=zeros,
-                    wco=zeros, b=self.bias, forget_bias=1.0, cell_clip=-1.0,
+                    x=inputs, cs_prev=c, h_prev=h, w=self.kernel, wci=wci, wcf=wcf, wco=wco,
+                    b=self.bias, forget_bias=0.7 if peephole else 1.0,
+                    cell_clip=0.5 if self.kind.endswith("_clip") else -1.0,
+                    use_peephole=peephole,
                 )  # fmt: skip
                 return out.h, cells.LSTMStateTuple(out.cs, out.h)
             out = tf.raw_ops.GRUBlockCell(
@@ -168,3 +181,58 @@ def read_constants(path: str, suffixes: list[str]) -> dict[str, list]:
             if node.op == "Const" and node.name.endswith(suffix):
                 values[node.name] = tf.make_ndarray(node.attr["value"].tensor).tolist()
     return values
+
+
+GRU_STEP_OUTPUTS = ["r:0", "u:0", "c:0", "h:0"]
+
+
+def write_gru_block_step(path: str, w_c_fed: bool = False) -> str:
+    """One ``tf.raw_ops.GRUBlockCell`` on placeholders ``x [B, I]`` and ``h_prev [B, H]``,
+    its weights constants (``w_c`` a placeholder too if ``w_c_fed``); outputs ``r, u, c, h``
+    as named Identities."""
+    import numpy as np
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    rng = np.random.default_rng(11)
+
+    def weight(*shape: int):
+        return tf.constant(rng.uniform(-0.5, 0.5, shape).astype(np.float32))
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [BATCH, INPUT_SIZE], name="x")
+        h_prev = tf1.placeholder(tf.float32, [BATCH, UNITS], name="h_prev")
+        rows = INPUT_SIZE + UNITS
+        w_c = tf1.placeholder(tf.float32, [rows, UNITS], name="w_c") if w_c_fed else None
+        out = tf.raw_ops.GRUBlockCell(
+            x=x, h_prev=h_prev, w_ru=weight(rows, 2 * UNITS),
+            w_c=weight(rows, UNITS) if w_c is None else w_c,
+            b_ru=weight(2 * UNITS), b_c=weight(UNITS),
+        )  # fmt: skip
+        for name, tensor in zip("ruch", out, strict=True):
+            tf.identity(tensor, name=name)
+    Path(path).write_bytes(graph.as_graph_def().SerializeToString())
+    return path
+
+
+def why_scans_stay(path: str, spec: CellGraph) -> dict[str, str]:
+    """The reason our TF1 cell rewriter gives for each Scan it keeps in ``path``'s graph."""
+    from functools import partial
+
+    import tensorflow as tf
+    from tf2onnx import tfonnx
+
+    from pipeline.tf_to_onnx.tf1_cells.rewriter import rewrite_tf1_cell_scans
+
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(Path(path).read_bytes())
+    stayed: dict[str, str] = {}
+    with tf.Graph().as_default() as graph:
+        tf.import_graph_def(graph_def, name="")
+        tfonnx.process_tf_graph(
+            graph, continue_on_error=True, input_names=["x:0"], output_names=["y:0", "state:0"],
+            opset=17, custom_rewriter=[partial(rewrite_tf1_cell_scans, stayed=stayed)],
+            shape_override={"x:0": spec.input_shape},
+        )  # fmt: skip
+    return stayed

@@ -47,6 +47,7 @@ def export_graph_def(
     """Convert ``graph_def`` to ONNX with our recurrent handlers registered."""
     check_opset(opset)
     log = ExportLog()
+    scan_reasons: dict[str, str] = {}
     with tf2onnx_errors_reported_by_us():
         model = convert_graph_def(
             graph_def,
@@ -55,13 +56,15 @@ def export_graph_def(
             opset,
             custom_op_handlers(log),
             input_shapes or None,
+            scan_reasons,
         )
     check_export(model, log, _PIN_HINT)
     _add_exact_op_functions(model, opset)
     keep_initial_state_at_length_zero(model.graph, tuple(record.node for record in log.nodes))
     logger.info("exported %d ONNX nodes at opset %d", len(model.graph.node), opset)
     return ExportResult(
-        model=model, recurrent_nodes=log.nodes + _tf2onnx_recurrent_nodes(model, log)
+        model=model,
+        recurrent_nodes=log.nodes + _tf2onnx_recurrent_nodes(model, log, scan_reasons),
     )
 
 
@@ -97,8 +100,13 @@ def check_export(model: onnx.ModelProto, log: ExportLog, hint: str) -> None:
         )
 
 
-def _tf2onnx_recurrent_nodes(model: onnx.ModelProto, log: ExportLog) -> list[RecurrentNodeRecord]:
-    """Records for the recurrent nodes the rewriters wrote: tf2onnx's, and our TF1 cells'."""
+def _tf2onnx_recurrent_nodes(
+    model: onnx.ModelProto, log: ExportLog, scan_reasons: dict[str, str]
+) -> list[RecurrentNodeRecord]:
+    """Records for the recurrent nodes the rewriters wrote: tf2onnx's, and our TF1 cells'.
+
+    A Scan our TF1 cell rewriter kept has the reason it gave (``scan_reasons``, by name).
+    """
     ours = tuple(record.node for record in log.nodes)
     records = []
     for node in model.graph.node:
@@ -110,10 +118,10 @@ def _tf2onnx_recurrent_nodes(model: onnx.ModelProto, log: ExportLog) -> list[Rec
             reason = tf1_cell_names.REASONS[tf1_cell]
         elif node.op_type in ("Scan", "Loop"):
             path = f"ONNX {node.op_type} (tf2onnx's loop rewriter)"
-            reason = (
+            reason = scan_reasons.get(
+                node.name,
                 "neither tf2onnx nor our TF1 cell rewriter matched a fused ONNX op to this "
-                "while-loop (a cell_clip, a num_proj projection or another cell); its body is "
-                "kept as is, which is exact"
+                "while-loop; its body is kept as is, which is exact",
             )
         else:
             path = f"fused ONNX {node.op_type} (tf2onnx's rewriter)"

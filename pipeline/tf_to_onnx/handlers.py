@@ -13,6 +13,7 @@ from functools import partial
 from tf2onnx.graph import Graph, Node
 
 from pipeline.tf_to_onnx.block_lstm import convert_block_lstm
+from pipeline.tf_to_onnx.gru_block_cell import convert_gru_block_cell
 from pipeline.tf_to_onnx.records import ExportLog
 
 Handler = Callable[[Graph, Node, ExportLog], None]
@@ -20,6 +21,7 @@ Handler = Callable[[Graph, Node, ExportLog], None]
 HANDLERS: dict[str, Handler] = {
     "BlockLSTM": convert_block_lstm,
     "BlockLSTMV2": convert_block_lstm,
+    "GRUBlockCell": convert_gru_block_cell,
 }
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
+from functools import partial
 
 import onnx
 import tensorflow as tf
@@ -50,8 +51,12 @@ def convert_graph_def(
     opset: int,
     custom_op_handlers: dict[str, tuple[Callable, list]],
     shape_override: dict[str, list[int]] | None,
+    scan_reasons: dict[str, str] | None = None,
 ) -> onnx.ModelProto:
-    """Convert ``graph_def`` with tf2onnx; see the module docstring for the steps taken."""
+    """Convert ``graph_def`` with tf2onnx; see the module docstring for the steps taken.
+
+    ``scan_reasons``, when given, receives why our TF1 cell rewriter kept each Scan it kept.
+    """
     if holds_tf1_while_loops(graph_def):
         logger.debug("TF1 while-loops found: converting without tf2onnx's Grappler pass")
     else:
@@ -68,7 +73,7 @@ def convert_graph_def(
             output_names=output_names,
             opset=opset,
             custom_op_handlers=custom_op_handlers,
-            custom_rewriter=[rewrite_tf1_cell_scans],
+            custom_rewriter=[partial(rewrite_tf1_cell_scans, stayed=scan_reasons)],
             shape_override=shape_override,
         )
     graph = _optimize(graph)

@@ -7,12 +7,14 @@ Each while-loop becomes fused ONNX ``LSTM``/``GRU`` nodes where that is exact:
 
 - tf2onnx's own rewriters: ``LSTMCell``, ``BasicLSTMCell``, ``GRUCell``, the block cells; a
   ``MultiRNNCell`` of LSTM cells; a bidirectional loop pair is merged into one node.
-- our TF1 cell rewriter (``pipeline.tf_to_onnx.tf1_cells``): ``LSTMCell`` with peepholes
-  (ONNX ``P``) and a ``MultiRNNCell`` of ``GRUCell``s, one node per layer and direction.
+- our TF1 cell rewriter (``pipeline.tf_to_onnx.tf1_cells``): ``LSTMCell`` and
+  ``LSTMBlockCell`` with peepholes (ONNX ``P``), a ``MultiRNNCell`` of either, and a
+  ``MultiRNNCell`` of ``GRUCell``s or ``GRUBlockCell``s, one node per layer and direction.
 
-It stays an exact ``Scan`` of the cell's ops where no fused op is exact: ``LSTMCell`` with
-``cell_clip`` (ONNX's ``clip`` bounds the gate inputs, not the cell state) or ``num_proj``
-(ONNX LSTM has no projection). ``static_rnn`` is unrolled into plain ops and has no
+It stays an exact ``Scan`` of the cell's ops where no fused op is exact: ``LSTMCell`` or
+``LSTMBlockCell`` with ``cell_clip`` (ONNX's ``clip`` bounds the gate inputs, not the cell
+state; an ``LSTMBlockCell`` NodeDef without the attribute clips at its default 3.0) or
+``num_proj`` (ONNX LSTM has no projection). ``static_rnn`` is unrolled into plain ops and has no
 recurrent node at all.
 """
 
@@ -34,8 +36,18 @@ CELLS = [
     "gru",
     "lstm_block",
     "gru_block",
+    "lstm_block_peephole",
+    "lstm_block_peephole_clip",
+    "lstm_block_peephole_default_clip",
 ]
-EXACT_SCAN_CELLS = ("lstm_peephole_clip", "lstm_full", "lstm_proj")
+EXACT_SCAN_CELLS = (
+    "lstm_peephole_clip",
+    "lstm_full",
+    "lstm_proj",
+    "lstm_block_peephole_clip",
+    "lstm_block_peephole_default_clip",
+)
+OUR_REWRITER_CELLS = ("lstm_peephole", "lstm_block_peephole")
 CASES = (
     [CellGraph(cell) for cell in CELLS]
     + [CellGraph(cell, runner="static") for cell in ("lstm_full", "gru", "lstm_block")]
@@ -44,6 +56,13 @@ CASES = (
         for cell in ("lstm", "gru_block", "lstm_peephole", "lstm_peephole_clip")
     ]
     + [CellGraph(cell, layers=3) for cell in ("lstm_full", "gru", "lstm_peephole")]
+    + [CellGraph(cell, layers=2) for cell in ("lstm_block", "lstm_block_peephole", "gru_block")]
+    + [
+        CellGraph("lstm_block_peephole", runner="bidirectional"),
+        CellGraph("lstm_block_peephole_clip", runner="bidirectional"),
+        CellGraph("lstm_block_peephole", layers=2, runner="bidirectional", time_major=True),
+        CellGraph("gru_block", layers=2, runner="bidirectional", time_major=True),
+    ]
     + [
         CellGraph("lstm", time_major=True),
         CellGraph("gru", runner="bidirectional", time_major=True),
@@ -57,7 +76,8 @@ CASES = (
 
 
 def _taken_by_our_rewriter(spec: CellGraph) -> bool:
-    return spec.cell == "lstm_peephole" or (spec.cell == "gru" and spec.layers > 1)
+    stacked_gru = spec.cell in ("gru", "gru_block") and spec.layers > 1
+    return spec.cell in OUR_REWRITER_CELLS or stacked_gru
 
 
 def _expected_recurrent_nodes(spec: CellGraph) -> Counter[str]:
@@ -87,5 +107,10 @@ def test_tf1_cell_graph_agrees_three_ways_within_1e_5(framework_workers, tmp_pat
     assert Counter(node.op for node in result.recurrent_nodes) == _expected_recurrent_nodes(spec)
     if _taken_by_our_rewriter(spec):
         paths = {node.path for node in result.recurrent_nodes}
-        op = "GRU" if spec.cell == "gru" else "LSTM"
+        op = "GRU" if spec.cell.startswith("gru") else "LSTM"
         assert paths == {f"fused ONNX {op} (our TF1 cell rewriter)"}
+    else:
+        assert not any("our TF1 cell rewriter" in node.path for node in result.recurrent_nodes)
+    for node in result.recurrent_nodes:
+        if node.op == "Scan":
+            assert "our TF1 cell rewriter kept it: " in node.reason, node.reason

@@ -1,9 +1,11 @@
-"""Our TF1 cell rewriter: peephole LSTMCells and MultiRNNCells of GRUCells become fused nodes.
+"""Our TF1 cell rewriter: peephole LSTMCells and LSTMBlockCells, and MultiRNNCells of GRUCells,
+become fused nodes.
 
 tf2onnx 1.17 leaves these loops as a generic Scan; our rewriter (``custom_rewriter`` hook)
 matches the Scan's body and writes one ONNX LSTM/GRU per layer and direction, or keeps the
-Scan where no fused op is exact (a ``cell_clip``). TensorFlow runs in the pipeline's TF worker;
-onnxruntime checks the ONNX model against TF's own outputs here.
+Scan where no fused op is exact (a ``cell_clip``), and says where the body differed.
+TensorFlow runs in the pipeline's TF worker; onnxruntime checks the ONNX model against TF's
+own outputs here.
 """
 
 from __future__ import annotations
@@ -132,3 +134,70 @@ def test_node_names_tell_which_cell_rewriter_wrote_them():
     assert names.cell_of(names.node_scope(names.LSTM_CELL, 2) + "_LSTM__7") == names.LSTM_CELL
     assert names.cell_of(names.node_scope(names.GRU_CELL, 0) + "_GRU__3") == names.GRU_CELL
     assert names.cell_of("rnn/lstm_cell/LSTM__12") is None
+
+
+def test_peephole_lstm_block_cell_becomes_one_onnx_lstm_with_p_and_the_forget_bias_in_b(
+    framework_workers, tmp_path
+):
+    model, record = export(framework_workers, tmp_path, CellGraph("lstm_block_peephole"))
+
+    (lstm,) = recurrent_nodes(model, "LSTM")
+    assert not recurrent_nodes(model, "Scan") and not recurrent_nodes(model, "Loop")
+    weights = framework_workers.run_tf(
+        "tests.tf1_cells:read_constants", record["graph"], ["wci", "wcf", "wco", "cell/bias"],
+        timeout=60, model="test",
+    )  # fmt: skip
+    scope = "rnn/block_cell"
+    expected_p = np.concatenate([weights[f"{scope}/{name}"] for name in ("wci", "wco", "wcf")])
+    np.testing.assert_array_equal(initializer(model, lstm.input[7]), expected_p[None])
+    units = expected_p.shape[0] // 3
+    tf_forget = np.asarray(weights[f"{scope}/bias"], np.float32)[2 * units : 3 * units]
+    onnx_forget = initializer(model, lstm.input[3])[0, 2 * units : 3 * units]
+    np.testing.assert_allclose(onnx_forget, tf_forget + np.float32(0.7), rtol=0, atol=1e-7)
+    assert [each["path"] for each in record["recurrent_nodes"]] == [
+        "fused ONNX LSTM (our TF1 cell rewriter)"
+    ]
+    assert record["recurrent_nodes"][0]["reason"] == names.REASONS[names.LSTM_BLOCK_CELL]
+    assert record["error"] <= ATOL
+
+
+@pytest.mark.parametrize(
+    ("cell", "clip"),
+    [("lstm_block_peephole_clip", "0.5"), ("lstm_block_peephole_default_clip", "3")],
+    ids=["cell_clip-0.5", "no-cell_clip-attribute-means-3"],
+)
+def test_a_clipping_lstm_block_cell_keeps_the_exact_scan_and_says_why(
+    framework_workers, tmp_path, cell, clip
+):
+    model, record = export(framework_workers, tmp_path, CellGraph(cell))
+    stayed = framework_workers.run_tf(
+        "tests.tf1_cells:why_scans_stay", record["graph"], CellGraph(cell),
+        timeout=120, model="test",
+    )  # fmt: skip
+
+    assert len(recurrent_nodes(model, "Scan")) == 1
+    assert not recurrent_nodes(model, "LSTM")
+    assert record["error"] <= ATOL
+    (reason,) = stayed.values()
+    assert f"LSTMBlockCell has cell_clip={clip}, which clips the carried cell state" in reason
+
+
+def test_a_clipping_lstm_cell_scan_says_where_its_body_differs(framework_workers, tmp_path):
+    spec = CellGraph("lstm_peephole_clip")
+    graph = framework_workers.run_tf(
+        "tests.tf1_cells:write_cell_graph", spec, str(tmp_path / "cell.pb"),
+        timeout=120, model="test",
+    )  # fmt: skip
+
+    stayed = framework_workers.run_tf(
+        "tests.tf1_cells:why_scans_stay", graph, spec, timeout=120, model="test"
+    )
+
+    (reason,) = stayed.values()
+    assert "found a Maximum (rnn/while/lstm_cell/clip_by_value)" in reason
+
+
+def test_lstm_block_cell_nodes_are_named_for_their_rewriter():
+    name = names.node_scope(names.LSTM_BLOCK_CELL, 1) + "_LSTM__4"
+    assert names.cell_of(name) == names.LSTM_BLOCK_CELL
+    assert names.cell_of(names.node_scope(names.LSTM_CELL, 1) + "_LSTM__4") == names.LSTM_CELL

@@ -9,8 +9,10 @@ have touched it, and whatever we emit is converted and optimized like tf2onnx's 
 
 - ``scan_loop``: a ``dynamic_rnn`` Scan's state slots, step input and step output.
 - ``body_view``: matching helpers over the Scan body, and the one ``NoMatch`` exception.
-- ``lstm_cell``, ``gru_cell``: one matcher per TF1 cell, each returning one layer.
+- ``lstm_cell``, ``gru_cell``, ``lstm_block_cell``, ``gru_block_cell``: one matcher per TF1
+  cell (the last two read the fused ops ``LSTMBlockCell``/``GRUBlockCell``), each returning
+  one layer.
 - ``rewriter``: the custom rewriter: match every layer of a Scan, then emit one fused node
-  per layer, or leave the Scan as it is.
+  per layer, or leave the Scan as it is and say why.
 - ``names``: the node scopes and record texts (no framework import, for the export records).
 """

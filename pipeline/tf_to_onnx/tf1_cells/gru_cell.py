@@ -82,10 +82,19 @@ def _onnx_gru_weights(gates: Dense, candidate: Dense) -> tuple[np.ndarray, np.nd
             f"expected gates/kernel [{input_size + hidden_size}, {2 * hidden_size}] beside "
             f"candidate/kernel {candidate.kernel.shape}, found {gates.kernel.shape}"
         )
-    kernel = np.concatenate(
-        [reorder_gates(gates.kernel, _TF_GATES, "zr", axis=1), candidate.kernel], axis=1
-    )
-    input_bias = np.concatenate([reorder_gates(gates.bias, _TF_GATES, "zr"), candidate.bias])
+    return onnx_gru_weights(gates.kernel, gates.bias, candidate.kernel, candidate.bias)
+
+
+def onnx_gru_weights(
+    w_ru: np.ndarray, b_ru: np.ndarray, w_c: np.ndarray, b_c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ONNX ``GRU``'s ``W, R, B`` from TF's ``w_ru [I+H, 2H]``, ``b_ru``, ``w_c [I+H, H]``, ``b_c``.
+
+    The shapes are the caller's to check; the mapping is the module docstring's.
+    """
+    input_size = w_c.shape[0] - w_c.shape[1]
+    kernel = np.concatenate([reorder_gates(w_ru, _TF_GATES, "zr", axis=1), w_c], axis=1)
+    input_bias = np.concatenate([reorder_gates(b_ru, _TF_GATES, "zr"), b_c])
     W = kernel[:input_size].T[None]
     R = kernel[input_size:].T[None]
     B = np.concatenate([input_bias, np.zeros_like(input_bias)])[None]

@@ -2,7 +2,8 @@
 
 Passed to ``tfonnx.process_tf_graph(custom_rewriter=[rewrite_tf1_cell_scans])``; see the
 package docstring for why it reads Scans. A Scan is rewritten only when its body is nothing
-but a stack of cells that ``lstm_cell`` or ``gru_cell`` match, plus the loop's counters:
+but a stack of cells that ``lstm_cell``, ``gru_cell``, ``lstm_block_cell`` or
+``gru_block_cell`` match, plus the loop's counters:
 
 - layer 0 reads the step input, layer ``k + 1`` reads layer ``k``'s new ``h``;
 - every state of the loop is a state of one layer, or a counter nobody reads after the loop;
@@ -29,7 +30,9 @@ from tf2onnx.graph_builder import GraphBuilder
 from pipeline.tf_to_onnx.tf1_cells import names
 from pipeline.tf_to_onnx.tf1_cells.body_view import BodyView, NoMatch
 from pipeline.tf_to_onnx.tf1_cells.cell_layer import CellLayer
+from pipeline.tf_to_onnx.tf1_cells.gru_block_cell import match_gru_block_cell
 from pipeline.tf_to_onnx.tf1_cells.gru_cell import match_gru_cell
+from pipeline.tf_to_onnx.tf1_cells.lstm_block_cell import match_lstm_block_cell
 from pipeline.tf_to_onnx.tf1_cells.lstm_cell import match_lstm_cell
 from pipeline.tf_to_onnx.tf1_cells.scan_loop import (
     ScanLoop,
@@ -40,11 +43,17 @@ from pipeline.tf_to_onnx.tf1_cells.scan_loop import (
 
 logger = logging.getLogger(__name__)
 
-MATCHERS = (match_lstm_cell, match_gru_cell)
+MATCHERS = (match_lstm_cell, match_gru_cell, match_lstm_block_cell, match_gru_block_cell)
 
 
-def rewrite_tf1_cell_scans(graph: Graph, ops: list[Node]) -> list[Node]:
-    """Rewrite every Scan of ``graph`` that is a stack of TF1 cells; keep the others."""
+def rewrite_tf1_cell_scans(
+    graph: Graph, ops: list[Node], stayed: dict[str, str] | None = None
+) -> list[Node]:
+    """Rewrite every Scan of ``graph`` that is a stack of TF1 cells; keep the others.
+
+    ``stayed``, when given, receives for each Scan kept the reason it was kept, by node name
+    (bind it with ``functools.partial`` for tf2onnx's ``custom_rewriter`` hook).
+    """
     for node in list(ops):
         if node.type != "Scan":
             continue
@@ -53,6 +62,8 @@ def rewrite_tf1_cell_scans(graph: Graph, ops: list[Node]) -> list[Node]:
             layers = _match_layers(graph, loop)
         except NoMatch as difference:
             logger.debug("Scan %s stays a Scan: %s", node.name, difference)
+            if stayed is not None:
+                stayed[node.name] = names.scan_stays_reason(str(difference))
             continue
         _emit(graph, loop, layers)
         logger.info(
@@ -86,19 +97,27 @@ def _match_layers(graph: Graph, loop: ScanLoop) -> list[tuple[CellLayer, list[St
 def _match_next_layer(
     loop: ScanLoop, remaining: list[StateSlot], x_t: str
 ) -> tuple[CellLayer, list[StateSlot], BodyView]:
-    """The layer reading ``x_t``, found from any remaining state as its new ``h``."""
-    differences = []
+    """The layer reading ``x_t``, found from any remaining state as its new ``h``.
+
+    Without one, ``NoMatch`` says where the matcher that read furthest into the body stopped:
+    that is the cell the body holds (a clipped ``LSTMBlockCell`` fails ``lstm_cell`` at its
+    first node, ``lstm_block_cell`` only at its attribute).
+    """
+    differences: list[tuple[int, str]] = []
     for root in remaining:
         for matcher in MATCHERS:
             view = BodyView(loop.body)
             try:
                 layer = matcher(view, root.body_output)
             except NoMatch as difference:
-                differences.append(f"{matcher.__name__}({root.body_output}): {difference}")
+                differences.append((len(view.visited), str(difference)))
+                logger.debug("%s(%s): %s", matcher.__name__, root.body_output, difference)
                 continue
             if layer.x_t == x_t:
                 return layer, _slots_of(layer, remaining), view
-    raise NoMatch(f"no cell reads {x_t}: " + "; ".join(differences))
+            differences.append((-1, f"the cell at {root.body_output} reads {layer.x_t}"))
+    deepest = max(differences, default=(0, "the loop has no state"), key=lambda each: each[0])
+    raise NoMatch(f"no TF1 cell it knows computes the state from {x_t}: {deepest[1]}")
 
 
 def _slots_of(layer: CellLayer, remaining: list[StateSlot]) -> list[StateSlot]:
