@@ -68,22 +68,29 @@ def _build(tf, spec: CellGraph):
                 make_cell(), make_cell(), x, dtype=tf.float32, time_major=spec.time_major
             )
             y = tf.concat([forward, backward], axis=-1)
-        tf.identity(y, name="y")
-        states = tf.nest.flatten(state)
-        if len(states) == 1:
-            tf.identity(states[0], name="state")
-        else:
-            tf.concat(states, axis=-1, name="state")
-        with tf1.Session(graph=graph) as session:
-            _randomize_variables(tf1, session)
-            frozen = tf1.graph_util.convert_variables_to_constants(
-                session, graph.as_graph_def(), ["y", "state"]
-            )
+        frozen = freeze_outputs(tf, graph, y, state)
     if spec.cell == "lstm_block_peephole_default_clip":
         for node in frozen.node:
             if node.op == "LSTMBlockCell":
                 del node.attr["cell_clip"]
     return frozen
+
+
+def freeze_outputs(tf, graph, y, state):
+    """Name ``y`` and the flattened ``state`` (concatenated) ``y``/``state``; freeze ``graph``
+    with every variable drawn by ``_randomize_variables``."""
+    tf1 = tf.compat.v1
+    tf.identity(y, name="y")
+    states = tf.nest.flatten(state)
+    if len(states) == 1:
+        tf.identity(states[0], name="state")
+    else:
+        tf.concat(states, axis=-1, name="state")
+    with tf1.Session(graph=graph) as session:
+        _randomize_variables(tf1, session)
+        return tf1.graph_util.convert_variables_to_constants(
+            session, graph.as_graph_def(), ["y", "state"]
+        )
 
 
 def _randomize_variables(tf1, session) -> None:

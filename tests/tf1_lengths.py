@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.tf1_cells import BATCH, INPUT_SIZE, STEPS, UNITS, _cell, _randomize_variables
+from tests.tf1_cells import BATCH, INPUT_SIZE, STEPS, UNITS, _cell, freeze_outputs
 
 LENGTHS = (3, 0, STEPS)
 
@@ -63,17 +63,7 @@ def write_lengths_graph(spec: LengthsGraph, path: str) -> str:
                     make_cell(), x, sequence_length=lengths, initial_state=initial_state,
                     dtype=tf.float32,
                 )  # fmt: skip
-            tf.identity(y, name="y")
-            states = tf.nest.flatten(state)
-            if len(states) == 1:
-                tf.identity(states[0], name="state")
-            else:
-                tf.concat(states, axis=-1, name="state")
-            with tf1.Session(graph=graph) as session:
-                _randomize_variables(tf1, session)
-                graph_def = tf1.graph_util.convert_variables_to_constants(
-                    session, graph.as_graph_def(), ["y", "state"]
-                )
+            graph_def = freeze_outputs(tf, graph, y, state)
     finally:
         tf1.enable_control_flow_v2()
     Path(path).write_bytes(graph_def.SerializeToString())

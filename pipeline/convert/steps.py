@@ -226,7 +226,7 @@ def check_torch_can_import(run: Run, stage: Stage) -> None:
 
     result, seconds = timed(step)
     run.record("torch_preflight", seconds, result)
-    logger.info("torch preflight: every node has a converter; the import succeeds (%.2f s)", seconds)
+    logger.info("torch preflight: every node has a converter and imports (%.2f s)", seconds)
 
 
 def run_torch(run: Run, stage: Stage) -> None:

@@ -6,8 +6,10 @@ a session; ``freeze_session`` (what ``convert_variables_to_constants`` does) the
 every variable the requested outputs read into a constant and prunes the rest. The user
 runs no freeze script.
 
-Such a graph has no signature: its inputs default to its placeholders, its outputs to its
-unconsumed nodes (``pipeline.sources.graph_defaults``).
+Such a graph has no signature: its inputs default to the placeholders the outputs need, its
+outputs to its unconsumed nodes (``pipeline.sources.graph_defaults``); a training graph has
+no default outputs. Outputs inside a TF1 while-loop, and TF2 while-loops (``While`` with
+``TensorList`` ops, which no export turns into a recurrent node) are refused up front.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from pipeline.errors import SourceError
 from pipeline.sources import formats
 from pipeline.sources.frozen_graph import node_name
 from pipeline.sources.graph_defaults import (
+    TF1_LOOP_ADVICE,
+    default_outputs,
     freeze_session,
     placeholder_inputs,
+    refuse_loop_internals,
+    refuse_tensor_list_loops,
     unconsumed_outputs,
 )
 from pipeline.sources.signature import SourceDescription, TensorDescription
@@ -52,14 +58,16 @@ def freeze_checkpoint(
         saver_scope = _saver_scope(saver)
         outputs = [TensorDescription(name) for name in output_names]
         if not outputs:
-            outputs = unconsumed_outputs(graph_def, [saver_scope])
+            outputs = default_outputs(graph_def, [saver_scope], meta_path.name)
         _check_outputs(graph_def, outputs, saver_scope, meta_path)
+        refuse_loop_internals(graph_def, [tensor.name for tensor in outputs], meta_path.name)
         with tf.compat.v1.Session(graph=graph) as session:
             if saver is not None:
                 _restore(saver, session, prefix)
             frozen = freeze_session(
                 session, graph_def, sorted({node_name(tensor.name) for tensor in outputs})
             )
+    refuse_tensor_list_loops(frozen, meta_path.name, TF1_LOOP_ADVICE)
     logger.info(
         "%s %s: variables restored from %s and frozen; %d nodes kept for %d output(s)",
         KIND,

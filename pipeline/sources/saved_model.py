@@ -8,10 +8,12 @@ SavedModel has. TF1 or TF2 is decided from the MetaGraph, as ``tf.saved_model.lo
 - **TF1** (``tf.compat.v1.saved_model.loader.load`` into a session): the variables are
   frozen into constants for the signature's output tensors, named as in the graph
   (``"x:0"``). A MetaGraph without signatures defaults to its placeholders and unconsumed
-  nodes (``pipeline.sources.graph_defaults``), as a checkpoint does.
+  nodes (``pipeline.sources.graph_defaults``), as a checkpoint does, and its TF2 while-loops
+  are refused as a checkpoint's are.
 - **TF2** (``tf.saved_model.load``): the signature's concrete function is frozen with
-  ``convert_variables_to_constants_v2``. Tensor names are the frozen graph's (``"x:0"``,
-  ``"Identity:0"``); the log says which signature key each one is.
+  ``convert_variables_to_constants_v2``, its while-loops kept as ``While`` ops (so that
+  tf2onnx fuses a Keras recurrent layer into one ONNX node). Tensor names are the frozen
+  graph's (``"x:0"``, ``"Identity:0"``); the log says which signature key each one is.
 """
 
 from __future__ import annotations
@@ -30,11 +32,14 @@ from tensorflow.python.framework.convert_to_constants import (
 from pipeline.errors import SourceError
 from pipeline.sources.frozen_graph import node_name
 from pipeline.sources.graph_defaults import (
+    TF1_LOOP_ADVICE,
+    default_outputs,
     freeze_session,
     numpy_dtype_name,
     placeholder_inputs,
+    refuse_loop_internals,
+    refuse_tensor_list_loops,
     shape_of,
-    unconsumed_outputs,
 )
 from pipeline.sources.signature import SourceDescription, TensorDescription
 
@@ -122,7 +127,9 @@ def _freeze_tf1(
         else:
             logger.info("SavedModel %s has no signatures; using the graph's own", folder.name)
             saver_scope = meta_graph.saver_def.filename_tensor_name.rpartition("/")[0]
-            inputs, outputs = [], unconsumed_outputs(graph_def, [saver_scope or "save"])
+            inputs, outputs = [], []
+            if not output_names:
+                outputs = default_outputs(graph_def, [saver_scope or "save"], folder.name)
             origin = "its placeholders and unconsumed nodes (it has no signature)"
         if output_names:
             outputs = [TensorDescription(name) for name in output_names]
@@ -133,9 +140,11 @@ def _freeze_tf1(
                 f"the SavedModel in {folder}: outputs {missing or '(none found)'} name no node "
                 "of its graph; name outputs as node:index (--outputs NAME:0,...)"
             )
+        refuse_loop_internals(graph_def, [tensor.name for tensor in outputs], folder.name)
         frozen = freeze_session(
             session, graph_def, sorted({node_name(tensor.name) for tensor in outputs})
         )
+    refuse_tensor_list_loops(frozen, folder.name, TF1_LOOP_ADVICE)
     if not signatures:
         inputs = placeholder_inputs(frozen)
     return frozen, SourceDescription(TF1_KIND, tuple(inputs), tuple(outputs), origin=origin)
@@ -168,7 +177,12 @@ def _freeze_tf2(
                 "convert; save it with tf.saved_model.save(obj, path, signatures=...)"
             )
         raise _signature_error(folder, signature_key, list(signatures))
-    frozen_function = convert_variables_to_constants_v2(signatures[signature_key])
+    # NOTE: lowered, a TF2 while-loop (a Keras 3 LSTM, GRU or SimpleRNN layer) becomes TF1
+    # control flow around TensorList ops that tf2onnx cannot convert; kept as a While,
+    # tf2onnx's TF2 LSTM/GRU rewriters fuse it into one ONNX node.
+    frozen_function = convert_variables_to_constants_v2(
+        signatures[signature_key], lower_control_flow=False
+    )
     graph_def = frozen_function.graph.as_graph_def()
     argument_keys = set(signatures[signature_key].structured_input_signature[1])
     inputs = [

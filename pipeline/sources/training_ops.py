@@ -10,11 +10,17 @@ arithmetic through ``Add``, ``AddV2``, ``Sub``, ``Mul`` and ``Identity`` with sc
 constants) and replaces the ``Floor`` by a ``Fill`` of the random op's shape when both ends
 of the interval floor to the same value. That is exact: the floor never depended on ``u``.
 TF draws float ``u`` from ``[0, 1 - 2^-mantissa]``, so that closed interval is used.
+
+``training_nodes`` finds what only serves training in a TF1 graph: the ``gradients`` scope,
+optimizer updates (``Apply*``) and every node whose consumers all are training nodes (the
+optimizer's slots and step counters). A graph that holds any is a *training graph*.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Collection, Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -22,6 +28,42 @@ import tensorflow as tf
 logger = logging.getLogger(__name__)
 
 _RANDOM_OPS = ("RandomUniform",)
+_GRADIENT_SCOPE = re.compile(r"^gradients(_\d+)?/")
+_UPDATE_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
+
+
+def is_training_update(node: tf.compat.v1.NodeDef) -> bool:
+    """Whether ``node`` is a gradient (``gradients/`` scope) or an optimizer update."""
+    return bool(_GRADIENT_SCOPE.match(node.name)) or node.op.startswith(_UPDATE_PREFIXES)
+
+
+def training_nodes(
+    nodes: Mapping[str, tf.compat.v1.NodeDef], data_nodes: Collection[str] = ()
+) -> set[str]:
+    """The gradients and updates of ``nodes``, and the nodes that only feed them.
+
+    A node of ``data_nodes`` (one the inputs reach) is one only if it is a gradient or an
+    update itself: a loss that only the gradients consume stays the loss.
+    """
+    producers = {
+        name: {entry.lstrip("^").split(":")[0] for entry in node.input}
+        for name, node in nodes.items()
+    }
+    pending: dict[str, int] = {}
+    for inputs in producers.values():
+        for producer in inputs:
+            pending[producer] = pending.get(producer, 0) + 1
+    training = {name for name, node in nodes.items() if is_training_update(node)}
+    frontier = list(training)
+    while frontier:
+        for producer in producers[frontier.pop()]:
+            pending[producer] -= 1
+            if pending[producer] or producer not in nodes or producer in data_nodes:
+                continue
+            if producer not in training:
+                training.add(producer)
+                frontier.append(producer)
+    return training
 
 
 def fold_constant_floors(graph_def: tf.compat.v1.GraphDef) -> tf.compat.v1.GraphDef:

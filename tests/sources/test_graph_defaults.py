@@ -1,0 +1,154 @@
+"""Defaults of graphs without a signature: training graphs, while-loops, scalar placeholders.
+
+Each model is built in the test by the TF worker (``tests.sources.tf_graph_models``), which
+also writes TensorFlow's outputs on the model as saved: the expected values.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.config import config_from_model_path
+from pipeline.convert import ConversionResult, convert_model
+from pipeline.errors import ConversionError
+from pipeline.isolation import Workers
+from tests.end_to_end.helpers import ATOL
+from tests.end_to_end.test_sources import assert_matches_the_source, signature_keys
+from tests.sources import tf_models
+
+MODELS = "tests.sources.tf_graph_models"
+
+
+def build(workers: Workers, builder: str, *args: Any) -> Path:
+    path = workers.run_tf(f"{MODELS}:{builder}", *args, timeout=180, model=builder)
+    return Path(path)
+
+
+def convert(
+    workers: Workers, source: Path, folder: Path, pins: dict | None = None, **options: Any
+) -> ConversionResult:
+    options = {"output_dir": folder / "out", "atol": ATOL, "rtol": 0.0, **options}
+    return convert_model(config_from_model_path(source, options, pins), workers)
+
+
+@pytest.mark.slow
+def test_a_training_checkpoint_is_refused_without_outputs_naming_the_models_output(
+    framework_workers: Workers, tmp_path: Path
+) -> None:
+    meta = build(framework_workers, "write_rnn_checkpoint", str(tmp_path))
+
+    with pytest.raises(ConversionError) as error:
+        convert(framework_workers, meta, tmp_path)
+
+    message = str(error.value)
+    assert "the graph is a training graph" in message
+    assert "ResourceApplyAdam" in message
+    assert "the nodes that feed the loss: ['y:0'," in message
+    assert "--outputs y:0" in message
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_training_checkpoints_named_output_converts_without_its_labels_and_keep_prob(
+    framework_workers: Workers, tmp_path: Path
+) -> None:
+    meta = build(framework_workers, "write_rnn_checkpoint", str(tmp_path))
+    expected = tmp_path / tf_models.EXPECTED_NPZ
+
+    result = convert(framework_workers, meta, tmp_path, outputs=["y:0"], inputs_npz=expected)
+
+    # labels only feeds the loss; keep_prob is a PlaceholderWithDefault: neither is an input.
+    assert [spec.name for spec in result.config.inputs] == ["x:0"]
+    assert [node.op for node in result.recurrent_nodes] == ["LSTM"]
+    assert_matches_the_source(result, expected)
+
+
+@pytest.mark.slow
+def test_an_unsigned_tf1_saved_model_defaults_to_the_results_after_its_while_loop(
+    framework_workers: Workers, tmp_path: Path
+) -> None:
+    folder = build(framework_workers, "write_unsigned_gru_saved_model", str(tmp_path))
+    expected = tmp_path / tf_models.EXPECTED_NPZ
+
+    result = convert(framework_workers, folder, tmp_path, tags=["train_tag"], inputs_npz=expected)
+
+    assert result.config.outputs == ("rnn/transpose_1:0", "state:0")
+    assert_matches_the_source(result, expected)
+
+
+@pytest.mark.slow
+def test_an_output_inside_a_while_loop_is_refused_naming_it_and_the_loops_results(
+    framework_workers: Workers, tmp_path: Path
+) -> None:
+    folder = build(framework_workers, "write_unsigned_gru_saved_model", str(tmp_path))
+
+    options = {"tags": ["train_tag"], "outputs": ["rnn/while/Exit:0"]}
+    with pytest.raises(ConversionError) as error:
+        convert(framework_workers, folder, tmp_path, **options)
+
+    message = str(error.value)
+    assert "outputs [\"rnn/while/Exit:0 (node 'rnn/while/Exit', op Exit)\"]" in message
+    assert "ask for a tensor after the loop instead" in message
+    assert "['rnn/transpose_1:0', 'state:0']" in message
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_scalar_keep_prob_placeholder_is_no_random_input_and_converts_once_pinned(
+    framework_workers: Workers, tmp_path: Path
+) -> None:
+    meta = build(framework_workers, "write_rnn_checkpoint", str(tmp_path), False, "placeholder")
+    expected = tmp_path / tf_models.EXPECTED_NPZ
+
+    with pytest.raises(ConversionError, match=r"placeholder tensor 'keep_prob'.*--pin NAME:0="):
+        convert(framework_workers, meta, tmp_path, inputs_npz=expected)
+    assert not (tmp_path / "out").exists()
+
+    pins = {"keep_prob:0": 1.0}
+    result = convert(framework_workers, meta, tmp_path, pins, inputs_npz=expected)
+    assert [spec.name for spec in result.config.fed_inputs] == ["x:0"]
+    assert result.config.outputs == ("y:0",)
+    assert_matches_the_source(result, expected)
+
+
+@pytest.mark.slow
+def test_a_tf2_while_loop_in_a_tf1_checkpoint_is_refused_naming_the_while_node(
+    framework_workers: Workers, tmp_path: Path
+) -> None:
+    meta = build(framework_workers, "write_rnn_checkpoint", str(tmp_path), False, "default", True)
+
+    with pytest.raises(ConversionError) as error:
+        convert(framework_workers, meta, tmp_path)
+
+    message = str(error.value)
+    assert "TF2 control flow found, node(s) ['rnn/while']" in message
+    assert "tf.compat.v1.disable_control_flow_v2()" in message
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_keras_export_saved_model_converts_its_lstm_into_one_fused_node(
+    framework_workers: Workers, tmp_path: Path
+) -> None:
+    folder = build(framework_workers, "write_keras_export", str(tmp_path))
+    expected = tmp_path / tf_models.EXPECTED_NPZ
+
+    result = convert(framework_workers, folder, tmp_path, inputs_npz=expected)
+
+    assert [node.op for node in result.recurrent_nodes] == ["LSTM"]
+    assert_matches_the_source(result, expected, signature_keys(result))
+
+
+def test_a_loss_only_the_gradients_consume_is_still_the_loss_and_the_logits_come_first(
+    framework_workers: Workers,
+) -> None:
+    message = framework_workers.run_tf(
+        f"{MODELS}:refusal_of_a_per_example_loss_graph", timeout=180, model="per_example_loss"
+    )
+    assert "its unconsumed nodes ['per_example:0'] are the loss" in message
+    # logits depends on x alone; the loss's own nodes also on labels.
+    assert "the nodes that feed the loss: ['logits:0'," in message
+    assert "--outputs logits:0" in message
