@@ -42,6 +42,14 @@ def write_cell_graph(spec: CellGraph, path: str) -> str:
     return path
 
 
+def write_cell_graph_with_tf2_loops(spec: CellGraph, path: str) -> str:
+    """As ``write_cell_graph``, with TF 2.x's default control flow (``While`` + TensorLists)."""
+    import tensorflow as tf
+
+    Path(path).write_bytes(_build(tf, spec).SerializeToString())
+    return path
+
+
 def _build(tf, spec: CellGraph):
     from tensorflow.python.keras.layers.legacy_rnn import rnn_cell_impl as cells
 

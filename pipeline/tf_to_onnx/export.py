@@ -8,7 +8,7 @@ one message that lists every such node, and nothing is written.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -58,7 +58,7 @@ def export_graph_def(
             input_shapes or None,
             scan_reasons,
         )
-    check_export(model, log, _PIN_HINT)
+    check_export(model, log, _graph_hint)
     _add_exact_op_functions(model, opset)
     keep_initial_state_at_length_zero(model.graph, tuple(record.node for record in log.nodes))
     logger.info("exported %d ONNX nodes at opset %d", len(model.graph.node), opset)
@@ -72,6 +72,18 @@ _PIN_HINT = (
     "If an op only serves training (dropout fed by keep_prob), pin its input to a constant "
     "with --pin NAME:0=VALUE or an input's 'value:' in the config."
 )
+_TENSOR_LIST_HINT = (
+    "TensorList ops come from TF2 control flow (a While loop): build a TF1-style graph again "
+    "with tf.compat.v1.disable_control_flow_v2() before the recurrent layers, or convert a "
+    "Keras model from its .keras/.h5 file, whose layers become fused nodes."
+)
+
+
+def _graph_hint(op_types: set[str]) -> str:
+    """What a user can do about the ops tf2onnx left unconverted in a TF graph."""
+    if any(op.startswith("TensorList") for op in op_types):
+        return _TENSOR_LIST_HINT
+    return _PIN_HINT
 
 
 def check_opset(opset: int) -> None:
@@ -84,10 +96,10 @@ def check_opset(opset: int) -> None:
         )
 
 
-def check_export(model: onnx.ModelProto, log: ExportLog, hint: str) -> None:
+def check_export(model: onnx.ModelProto, log: ExportLog, hint: Callable[[set[str]], str]) -> None:
     """Raise for what our handlers refused, then for every op tf2onnx left unconverted.
 
-    ``hint`` says what the user can do about an unconverted op.
+    ``hint`` says, from the unconverted op types, what the user can do about them.
     """
     if log.refusals:
         raise NoExactConversionError("\n".join(log.refusals))
@@ -96,7 +108,7 @@ def check_export(model: onnx.ModelProto, log: ExportLog, hint: str) -> None:
         listing = ", ".join(f"{op} (node {name!r})" for op, name in unconverted)
         raise UnsupportedOpsError(
             f"tf2onnx could not convert {len(unconverted)} node(s): {listing}. No ONNX file was "
-            f"written. {hint}"
+            f"written. {hint({op for op, _ in unconverted})}"
         )
 
 

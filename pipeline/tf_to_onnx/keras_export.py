@@ -45,6 +45,10 @@ _LOOP_OPS = ("Loop", "Scan")
 _KERAS_HINT = "Replace the Keras layers holding them with layers made of standard TensorFlow ops."
 
 
+def _keras_hint(op_types: set[str]) -> str:
+    return _KERAS_HINT
+
+
 def export_keras_model(model: keras.Model, opset: int) -> ExportResult:
     """Convert ``model``; ONNX inputs ``input_names(model)``, outputs ``output_names(model)``."""
     check_opset(opset)
@@ -60,7 +64,7 @@ def export_keras_model(model: keras.Model, opset: int) -> ExportResult:
         converted = convert_graph_def(
             frozen.graph_def, frozen.input_names, frozen.output_names, opset, handlers, None
         )
-    check_export(converted, log, _KERAS_HINT)
+    check_export(converted, log, _keras_hint)
     _check_no_loops(converted, model.name)
     _rename_values(
         converted.graph,

@@ -24,6 +24,7 @@ from pipeline.errors import ConfigError, SourceError
 from pipeline.sources import formats
 from pipeline.sources.checkpoint import freeze_checkpoint
 from pipeline.sources.frozen_graph import load_graph_def, pin_inputs, run_graph
+from pipeline.sources.graph_defaults import refuse_loop_internals
 from pipeline.sources.saved_model import freeze_saved_model
 from pipeline.sources.signature import SourceDescription, TensorDescription
 from pipeline.sources.training_ops import fold_constant_floors
@@ -144,7 +145,9 @@ def _graph_reference_and_export(
     timings: dict[str, float],
 ) -> tuple[ExportResult, dict[str, np.ndarray]]:
     start = time.perf_counter()
-    graph_def = pin_inputs(load_graph_def(source), pinned)
+    graph_def = load_graph_def(source)
+    refuse_loop_internals(graph_def, output_names, Path(source).name)
+    graph_def = pin_inputs(graph_def, pinned)
     if pinned:
         graph_def = fold_constant_floors(graph_def)
     timings["load"] = time.perf_counter() - start
