@@ -47,10 +47,17 @@ def write_cell_checkpoint(spec: CellGraph, folder: str) -> str:
 def write_keras_model(kind: str, folder: str, suffix: str = ".keras") -> str:
     """A Keras model of one recurrent layer, saved as ``.keras`` (or ``.h5``); returns its path.
 
-    Beside it: ``expected.npz`` (``x`` and Keras' own output ``y``) and ``weights.npz``, the
-    model's weights in ``get_weights()`` order, keyed ``"0"``, ``"1"``, ...
+    Beside it: ``expected.npz`` (``x`` and Keras' own output ``y``; for ``merge_mode=None``,
+    whose Keras output is the list ``[forward, backward]``, the two stacked: ``y[0]``, ``y[1]``)
+    and ``weights.npz``, the model's weights in ``get_weights()`` order, keyed ``"0"``, ...
     """
     import keras
+
+    def merged(layer: str, merge_mode: str | None, return_sequences: bool):
+        return lambda: keras.layers.Bidirectional(
+            getattr(keras.layers, layer)(6, return_sequences=return_sequences),
+            merge_mode=merge_mode,
+        )
 
     layers = {
         "lstm": lambda: keras.layers.LSTM(6, return_sequences=True),
@@ -65,6 +72,14 @@ def write_keras_model(kind: str, folder: str, suffix: str = ".keras") -> str:
         ),
         "lstm_last_state": lambda: keras.layers.LSTM(6),
         "bidirectional_lstm_last_state": lambda: keras.layers.Bidirectional(keras.layers.LSTM(6)),
+        "bidirectional_gru_sum": merged("GRU", "sum", True),
+        "bidirectional_gru_mul": merged("GRU", "mul", True),
+        "bidirectional_lstm_ave": merged("LSTM", "ave", True),
+        "bidirectional_lstm_none": merged("LSTM", None, True),
+        "bidirectional_lstm_sum_last_state": merged("LSTM", "sum", False),
+        "bidirectional_lstm_mul_last_state": merged("LSTM", "mul", False),
+        "bidirectional_gru_ave_last_state": merged("GRU", "ave", False),
+        "bidirectional_gru_none_last_state": merged("GRU", None, False),
     }
     keras.utils.set_random_seed(5)
     model = keras.Sequential([keras.Input((7, INPUT_SIZE)), layers[kind]()])
@@ -74,7 +89,9 @@ def write_keras_model(kind: str, folder: str, suffix: str = ".keras") -> str:
     path = str(Path(folder) / f"{kind}{suffix}")
     model.save(path)
     x = rng.uniform(-1, 1, (3, 7, INPUT_SIZE)).astype(np.float32)
-    np.savez(Path(folder) / "expected.npz", x=x, y=np.asarray(model(x)))
+    y = model(x)  # merge_mode=None: a list of the two directions
+    y = np.stack([np.asarray(p) for p in y]) if isinstance(y, (list, tuple)) else np.asarray(y)
+    np.savez(Path(folder) / "expected.npz", x=x, y=y)
     weights = {str(index): np.asarray(value) for index, value in enumerate(model.get_weights())}
     np.savez(Path(folder) / "weights.npz", **weights)
     return path

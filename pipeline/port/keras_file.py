@@ -2,7 +2,9 @@
 
 The file is loaded with ``safe_mode=True`` (no arbitrary code) and without compiling. Each
 ``LSTM``, ``GRU`` and ``SimpleRNN`` is a module of its own, and a ``Bidirectional`` one
-module with two directions (``merge_mode="concat"``, as ``nn.LSTM`` concatenates them)::
+module with two directions whatever its ``merge_mode``: ``nn.LSTM`` concatenates them, as
+``"concat"`` does, and for ``"sum"``, ``"mul"``, ``"ave"`` and ``None`` the feed line says
+how to merge the output's two halves::
 
     LSTM       get_weights() = kernel [I, 4H], recurrent_kernel [H, 4H], bias [4H]  (ifco)
     GRU        kernel [I, 3H], recurrent_kernel [H, 3H], bias [2, 3H] (reset_after=True)
@@ -33,25 +35,23 @@ def read_keras_file(path: str, npz_path: str) -> list[dict]:
     layers: list[SourceLayer] = []
     for layer in _walk(model):
         if isinstance(layer, keras.layers.Bidirectional):
-            unsupported = (
-                () if layer.merge_mode == "concat" else (f"merge_mode={layer.merge_mode}",)
-            )
             for direction, inner in (
                 ("forward", layer.forward_layer),
                 ("backward", layer.backward_layer),
             ):
-                inner_layer = _layer(inner, layer.name, direction, unsupported)
+                inner_layer = _layer(inner, layer.name, direction)
                 layers.append(_returns(inner_layer, layer))
         elif type(layer).__name__ in _KINDS:
-            layers.append(_layer(layer, layer.name, "forward", ()))
+            layers.append(_layer(layer, layer.name, "forward"))
     logger.info("%s: %d recurrent layer(s)", path, len(layers))
     return layers_to_npz(layers, npz_path)
 
 
 def _returns(inner: SourceLayer, wrapper) -> SourceLayer:
-    """A ``Bidirectional``'s direction returns what the wrapper returns."""
+    """A ``Bidirectional``'s direction returns what the wrapper returns, merged its way."""
     return replace(
         inner,
+        merge_mode=str(wrapper.merge_mode or "none"),
         return_sequences=bool(getattr(wrapper, "return_sequences", inner.return_sequences)),
         return_state=bool(getattr(wrapper, "return_state", inner.return_state)),
     )
@@ -64,7 +64,7 @@ def _walk(model):
             yield from _walk(layer)
 
 
-def _layer(layer, stack: str, direction: str, unsupported: tuple[str, ...]) -> SourceLayer:
+def _layer(layer, stack: str, direction: str) -> SourceLayer:
     kind = _KINDS.get(type(layer).__name__)
     if kind is None:
         return SourceLayer(
@@ -76,7 +76,7 @@ def _layer(layer, stack: str, direction: str, unsupported: tuple[str, ...]) -> S
     arrays = {"kernel": weights[0], "recurrent_kernel": weights[1]}
     if len(weights) > 2:
         arrays["bias"] = weights[2]
-    features = list(unsupported)
+    features = []
     if cell.activation.__name__ != "tanh":
         features.append(f"activation={cell.activation.__name__}")
     recurrent = getattr(cell, "recurrent_activation", None)

@@ -37,7 +37,8 @@ class SourceLayer:
     ``cell_clip`` is TF's (``<= 0`` is off); ``peepholes`` says whether the layer uses them.
     ``notes`` are assumptions made where the source does not say (a checkpoint holds no
     ``forget_bias``). ``return_sequences``/``return_state`` are a Keras layer's (what its
-    output is); TF1 layers return the whole sequence.
+    output is); TF1 layers return the whole sequence. ``merge_mode`` is a Keras
+    ``Bidirectional``'s (``"none"`` for ``None``: both directions, as a list).
     """
 
     name: str
@@ -52,6 +53,7 @@ class SourceLayer:
     reset_after: bool = True
     return_sequences: bool = True
     return_state: bool = False
+    merge_mode: str = "concat"
     unsupported: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
@@ -73,7 +75,7 @@ class SourceLayer:
 
 _PLAIN_FIELDS = (
     "name", "kind", "stack", "layer", "direction", "forget_bias", "cell_clip", "peepholes",
-    "reset_after", "return_sequences", "return_state",
+    "reset_after", "return_sequences", "return_state", "merge_mode",
 )  # fmt: skip
 
 

@@ -5,7 +5,10 @@ is called); a ``TfUnit`` is what TF computes for that unit. Each correction is a
 the two that returns the corrected ``Port``. They apply in the order of ``MISTAKES``:
 
 =====================  ====================================================================
-``not_transposed``     each kernel half reshaped to [G*H, n] instead of transposed: undo it
+``not_transposed``     each kernel half reshaped to [G*H, n] instead of transposed: undo it.
+                       Detail ``""``: the gates were reordered before the reshape (or not at
+                       all); ``"reordered after"``: the reshaped rows were then reordered
+                       from the source's gate order to torch's, so that is undone first
 ``halves_swapped``     [weight_hh | weight_ih] is TF's kernel transposed: split it at I
 ``gate_order``         the gate blocks in another order (TF V1's i, c, f, o; Keras GRU's
                        z, r, h): reorder them to torch's (LSTM i, f, g, o; GRU r, z, n)
@@ -140,9 +143,11 @@ def candidate_sets(size: int, tf_unit: TfUnit) -> Iterator[tuple[Correction, ...
     orders = [o for o in known if o in orders and o != torch_order] + [
         o for o in orders if o not in known and o != torch_order
     ]
+    reshapes = [""] + (["reordered after"] if tf_unit.gate_order != torch_order else [])
+    details = {"gate_order": orders, "not_transposed": reshapes}
     for mistakes in itertools.combinations(applicable(tf_unit), size):
-        for order in orders if "gate_order" in mistakes else [""]:
-            yield tuple(_correction(mistake, order, tf_unit) for mistake in mistakes)
+        for chosen in itertools.product(*(details.get(mistake, [""]) for mistake in mistakes)):
+            yield tuple(map(_correction, mistakes, chosen, itertools.repeat(tf_unit)))
 
 
 def apply(
@@ -160,13 +165,19 @@ def apply(
     return port
 
 
-def _correction(mistake: str, order: str, tf_unit: TfUnit) -> Correction:
+def _correction(mistake: str, detail: str, tf_unit: TfUnit) -> Correction:
     kind = tf_unit.kind
     torch_names = _TORCH_NAMES[kind]
+    order = detail
     source_layout = "[T, B, I] (steps first)" if tf_unit.time_major else "[B, T, I]"
+    reshaped = (
+        "reshaped to [G*H, n] and its row blocks then reordered as if they were gates; use "
+        "weight_ih = w[:I].T and weight_hh = w[I:].T, then reorder their gate blocks"
+        if detail
+        else "reshaped to [G*H, n]; use weight_ih = w[:I].T and weight_hh = w[I:].T"
+    )
     explanations = {
-        "not_transposed": "kernel not transposed: each half was reshaped to [G*H, n]; "
-        "use weight_ih = w[:I].T and weight_hh = w[I:].T",
+        "not_transposed": f"kernel not transposed: each half was {reshaped}",
         "halves_swapped": "input and recurrent halves swapped: rows 0..I-1 of TF's kernel "
         "multiply x (weight_ih), rows I.. multiply h (weight_hh)",
         "gate_order": f"gate blocks permuted: yours are in order {', '.join(order)}; "
@@ -190,7 +201,7 @@ def _correction(mistake: str, order: str, tf_unit: TfUnit) -> Correction:
         "the recurrent matmul, nn.GRU applies it after (to W_hn h + b_hn); nn.GRU cannot "
         "hold a reset-before GRU",
     }
-    return Correction(mistake, order, explanations[mistake])
+    return Correction(mistake, detail, explanations[mistake])
 
 
 def _same(a: Port, b: Port) -> bool:
@@ -217,10 +228,15 @@ def _block(array: np.ndarray, index: int, count: int) -> np.ndarray:
     return array[index * width : (index + 1) * width]
 
 
-def _not_transposed(port: Port, order: str, tf_unit: TfUnit) -> Port:
+def _not_transposed(port: Port, detail: str, tf_unit: TfUnit) -> Port:
+    source, target = tf_unit.gate_order, TORCH_ORDERS[port.kind]
+
     def undo(weight: np.ndarray) -> np.ndarray:
         rows, columns = weight.shape
-        return weight.reshape(columns, rows).T
+        if not detail:
+            return weight.reshape(columns, rows).T
+        reshaped = reorder_gates(weight, target, source, 0)  # the rows as reshaped
+        return reorder_gates(reshaped.reshape(columns, rows).T, source, target, 0)
 
     return _with(
         port, weight_ih=undo(port.state["weight_ih"]), weight_hh=undo(port.state["weight_hh"])

@@ -194,7 +194,7 @@ def _module(name: str, members: list[SourceLayer]) -> PortedModule:
         proj_size=proj_size,
         state_dict=state_dict,
         layers=tuple(layer.name for layer in members),
-        feed=_feed(first, num_directions == 2),
+        feed=_feed(first, num_directions == 2, hidden_size),
         notes=tuple(dict.fromkeys(note for layer in members for note in layer.notes)),
     )
 
@@ -230,7 +230,7 @@ def _sizes(arrays: dict[str, np.ndarray]) -> tuple[int, int, int]:
     return input_size, arrays["weight_hh"].shape[1], 0
 
 
-def _feed(first: SourceLayer, bidirectional: bool) -> str:
+def _feed(first: SourceLayer, bidirectional: bool, hidden_size: int) -> str:
     kind = first.kind
     if kind in TIME_MAJOR_KINDS:
         return (
@@ -239,7 +239,7 @@ def _feed(first: SourceLayer, bidirectional: bool) -> str:
         )
     if kind.startswith("keras_"):
         return "feed x batch-major, [B, T, I], as Keras does (batch_first=True); " + _keras_returns(
-            first, bidirectional
+            first, bidirectional, hidden_size
         )
     return (
         "feed x batch-major, [B, T, I] (batch_first=True), as dynamic_rnn's default "
@@ -247,13 +247,29 @@ def _feed(first: SourceLayer, bidirectional: bool) -> str:
     )
 
 
-def _keras_returns(layer: SourceLayer, bidirectional: bool) -> str:
+# a Bidirectional's merge_mode -> how Keras merges the forward f and the backward b
+_MERGES = {
+    "sum": "{f} + {b}",
+    "mul": "{f} * {b}",
+    "ave": "({f} + {b}) / 2",
+    "none": "the list [{f}, {b}] (forward, backward)",
+}
+
+
+def _keras_returns(layer: SourceLayer, bidirectional: bool, hidden_size: int) -> str:
     """What of the torch call's ``output, h_n`` the Keras layer returns."""
+    sequence, merged = "output", ""
     last = "torch.cat([h_n[-2], h_n[-1]], -1)" if bidirectional else "output[:, -1] (= h_n[-1])"
+    if bidirectional and layer.merge_mode != "concat":
+        merge = _MERGES[layer.merge_mode]
+        sequence = merge.format(f=f"output[..., :{hidden_size}]", b=f"output[..., {hidden_size}:]")
+        last = merge.format(f="h_n[-2]", b="h_n[-1]")
+        mode = "None" if layer.merge_mode == "none" else f'"{layer.merge_mode}"'
+        merged = f" with merge_mode={mode}"
     if layer.return_sequences:
-        returned = "Keras returns the whole sequence (return_sequences=True): output"
+        returned = f"Keras returns the whole sequence (return_sequences=True){merged}: {sequence}"
     else:
-        returned = f"Keras returns only the last state (return_sequences=False): {last}"
+        returned = f"Keras returns only the last state (return_sequences=False){merged}: {last}"
     if layer.return_state:
         states = "h_n" if layer.module != "LSTM" else "h_n and c_n"
         direction = " (both directions, forward first)" if bidirectional else ""
