@@ -16,6 +16,7 @@ INPUT_SIZE, UNITS, STEPS, BATCH = 5, 6, 7, 3
 @dataclass(frozen=True)
 class CellGraph:
     # lstm, lstm_peephole, lstm_peephole_clip, lstm_full, lstm_proj, basic_lstm, gru,
+    # lstm_relu, basic_lstm_sigmoid, gru_relu (a non-default activation),
     # lstm_block, gru_block; LSTMBlockCell with peepholes: lstm_block_peephole, and with
     # cell_clip=0.5 (lstm_block_peephole_clip) or no cell_clip attribute in the NodeDef, which
     # means the op default 3.0 (lstm_block_peephole_default_clip)
@@ -127,6 +128,12 @@ def _cell(tf, cells, kind: str):
         return cells.BasicLSTMCell(UNITS)
     if kind == "gru":
         return cells.GRUCell(UNITS)
+    if kind == "lstm_relu":
+        return cells.LSTMCell(UNITS, activation=tf.nn.relu)
+    if kind == "basic_lstm_sigmoid":
+        return cells.BasicLSTMCell(UNITS, activation=tf.sigmoid)
+    if kind == "gru_relu":
+        return cells.GRUCell(UNITS, activation=tf.nn.relu)
     return _block_cell_class(tf, cells)(UNITS, kind)
 
 

@@ -15,6 +15,9 @@
   restore it if one fails). With 128 MiB of weights that held about 7 GB at once. Here the
   graph is copied once; only if an optimizer fails is that copy optimized the careful way.
 
+A TF1 LSTM cell loop whose activation is not tanh first has it rewritten so that tf2onnx's
+LSTM rewriter cannot match it and drop it (``pipeline.tf_to_onnx.lstm_activations``).
+
 ``process_tf_graph`` also gets our rewriter of TF1 cell loops through its public
 ``custom_rewriter`` hook (``pipeline.tf_to_onnx.tf1_cells``): it turns the Scans tf2onnx's
 LSTM and GRU rewriters leave behind (a peephole ``LSTMCell``, a ``MultiRNNCell`` of
@@ -23,7 +26,9 @@ LSTM and GRU rewriters leave behind (a peephole ``LSTMCell``, a ``MultiRNNCell``
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -32,6 +37,7 @@ import onnx
 import tensorflow as tf
 from tf2onnx import optimizer, tf_loader, tfonnx
 
+from pipeline.tf_to_onnx.lstm_activations import hide_non_tanh_lstm_activations
 from pipeline.tf_to_onnx.tf1_cells.rewriter import rewrite_tf1_cell_scans
 
 logger = logging.getLogger(__name__)
@@ -58,11 +64,14 @@ def convert_graph_def(
     ``scan_reasons``, when given, receives why our TF1 cell rewriter kept each Scan it kept.
     """
     if holds_tf1_while_loops(graph_def):
+        graph_def = hide_non_tanh_lstm_activations(graph_def)
         logger.debug("TF1 while-loops found: converting without tf2onnx's Grappler pass")
     else:
         with tf.Graph().as_default():
             graph_def = tf_loader.tf_optimize(input_names, output_names, graph_def)
-    with tf.Graph().as_default() as tf_graph:
+    # NOTE: tf2onnx's GRU rewriter prints each weight's shape to stdout; it goes to the log.
+    printed = io.StringIO()
+    with tf.Graph().as_default() as tf_graph, contextlib.redirect_stdout(printed):
         tf.import_graph_def(graph_def, name="")
         # NOTE: continue_on_error as from_graph_def sets it, so that every op tf2onnx cannot
         # convert is left in place for export.py to list at once.
@@ -76,6 +85,8 @@ def convert_graph_def(
             custom_rewriter=[partial(rewrite_tf1_cell_scans, stayed=scan_reasons)],
             shape_override=shape_override,
         )
+    if printed.getvalue():
+        logger.debug("tf2onnx printed: %s", printed.getvalue().strip())
     graph = _optimize(graph)
     return graph.make_model("converted from a TF1 GraphDef")
 

@@ -14,8 +14,9 @@ Each while-loop becomes fused ONNX ``LSTM``/``GRU`` nodes where that is exact:
 It stays an exact ``Scan`` of the cell's ops where no fused op is exact: ``LSTMCell`` or
 ``LSTMBlockCell`` with ``cell_clip`` (ONNX's ``clip`` bounds the gate inputs, not the cell
 state; an ``LSTMBlockCell`` NodeDef without the attribute clips at its default 3.0) or
-``num_proj`` (ONNX LSTM has no projection). ``static_rnn`` is unrolled into plain ops and has no
-recurrent node at all.
+``num_proj`` (ONNX LSTM has no projection), and an LSTM cell whose activation is not tanh
+(tf2onnx's rewriter would drop a relu or sigmoid one). ``static_rnn`` is unrolled into plain
+ops and has no recurrent node at all.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ EXACT_SCAN_CELLS = (
     "lstm_proj",
     "lstm_block_peephole_clip",
     "lstm_block_peephole_default_clip",
+    "lstm_relu",
+    "basic_lstm_sigmoid",
 )
 OUR_REWRITER_CELLS = ("lstm_peephole", "lstm_block_peephole")
 CASES = (
@@ -74,6 +77,13 @@ CASES = (
         CellGraph("lstm_peephole", runner="bidirectional", time_major=True),
         CellGraph("gru", layers=3, time_major=True),
         CellGraph("gru", runner="bidirectional", layers=3),
+    ]
+    + [  # tf2onnx's LSTM rewriter would drop these activations: kept as exact Scans
+        CellGraph("lstm_relu"),
+        CellGraph("lstm_relu", layers=2),
+        CellGraph("lstm_relu", runner="bidirectional", time_major=True),
+        CellGraph("basic_lstm_sigmoid"),
+        CellGraph("gru_relu"),
     ]
 )
 
