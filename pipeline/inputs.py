@@ -3,8 +3,11 @@
 Random inputs are drawn from one ``numpy.random.default_rng(seed)`` in config order:
 
 - floats: uniform in ``[-1, 1)``;
-- integers: uniform in ``[0, 10)``; pin or give an ``.npz`` for index or length inputs
-  whose valid range is narrower;
+- integers: uniform in ``[0, 10)``, except where an integer input looks like sequence
+  lengths beside a sequence input: a scalar, or a vector ``[B]`` beside a float input of
+  ``[T, B, I]`` or ``[B, T, I]``. Those are uniform in ``[0, T]`` (every value a valid length;
+  where both readings fit, or for a scalar, the smaller step count). Pin or give an ``.npz``
+  for other index inputs whose valid range is narrower;
 - bools: true or false with equal odds.
 
 Pinned inputs are constants folded into the graph, so they are never part of the arrays.
@@ -47,15 +50,38 @@ def random_inputs(specs: Sequence[InputSpec], seed: int) -> dict[str, np.ndarray
                 f"input {spec.name!r} has no shape, so no random values can be made for it; "
                 "give its shape, or its values through inputs_npz"
             )
-        arrays[spec.name] = _random_array(rng, spec.shape, np.dtype(spec.dtype))
+        high = _INT_HIGH
+        steps = _steps_beside(spec.shape, specs)
+        if steps is not None:
+            high = steps + 1
+            logger.info("random %s: lengths in [0, %d], the steps of a sequence input",
+                        spec.name, steps)  # fmt: skip
+        arrays[spec.name] = _random_array(rng, spec.shape, np.dtype(spec.dtype), high)
     return arrays
 
 
-def _random_array(rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+def _steps_beside(shape: tuple[int, ...], specs: Sequence[InputSpec]) -> int | None:
+    """The step count an integer input of ``shape`` is a length of (module docstring)."""
+    if len(shape) > 1:
+        return None
+    steps = []
+    for spec in specs:
+        if np.dtype(spec.dtype).kind != "f" or spec.shape is None or len(spec.shape) != 3:
+            continue
+        first, second = spec.shape[:2]
+        if not shape:  # a scalar: a step count of either reading
+            steps.append(min(first, second))
+        steps += [t for t, b in ((first, second), (second, first)) if shape and b == shape[0]]
+    return min(steps, default=None)
+
+
+def _random_array(
+    rng: np.random.Generator, shape: tuple[int, ...], dtype: np.dtype, int_high: int
+) -> np.ndarray:
     if dtype.kind == "f":
         return rng.uniform(-1.0, 1.0, size=shape).astype(dtype)
     if dtype.kind in "iu":
-        return rng.integers(0, _INT_HIGH, size=shape).astype(dtype)
+        return rng.integers(0, int_high, size=shape).astype(dtype)
     if dtype.kind == "b":
         return rng.random(size=shape) < 0.5
     raise ConfigError(f"cannot make random values of dtype {dtype}; give them through inputs_npz")

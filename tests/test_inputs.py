@@ -27,6 +27,24 @@ def test_random_inputs_are_reproducible_and_in_range() -> None:
     assert not np.array_equal(random_inputs(specs, seed=4)["x:0"], first["x:0"])
 
 
+@pytest.mark.parametrize(
+    ("x_shape", "lengths_shape", "steps"),
+    [((4, 3, 2), (3,), 4), ((3, 6, 2), (3,), 6), ((5, 5, 2), (5,), 5), ((40, 3, 2), (), 3)],
+)
+def test_integer_lengths_beside_a_sequence_input_stay_within_its_steps(
+    x_shape, lengths_shape, steps
+) -> None:
+    specs = [
+        InputSpec(name="x:0", shape=x_shape),
+        InputSpec(name="len:0", shape=lengths_shape, dtype="int32"),
+        InputSpec(name="ids:0", shape=(3, 4), dtype="int32"),  # not lengths: [0, 10)
+    ]
+    drawn = [random_inputs(specs, seed=seed) for seed in range(30)]
+    lengths = np.stack([arrays["len:0"] for arrays in drawn])
+    assert lengths.min() == 0 and lengths.max() == steps
+    assert max(arrays["ids:0"].max() for arrays in drawn) == 9
+
+
 def test_an_npz_is_read_by_tensor_name_or_node_name(tmp_path: Path) -> None:
     path = save_npz(tmp_path / "in.npz", {"X": np.ones((1, 4)), "output": np.zeros(2)})
     arrays = load_inputs_npz(path, [InputSpec(name="X:0", shape=(1, 4))])

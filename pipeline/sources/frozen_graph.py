@@ -16,6 +16,7 @@ import tensorflow as tf
 from google.protobuf import message, text_format
 
 from pipeline.errors import SourceError
+from pipeline.sources.block_lstm_gates import gate_step_counts, zero_unwritten_steps
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +101,10 @@ def run_graph(
             raise SourceError(f"TensorFlow cannot import the graph: {error}") from error
         tensors = {name: _tensor(graph, name, "output") for name in output_names}
         feed_dict = {_tensor(graph, name, "input"): value for name, value in feeds.items()}
+        step_counts = gate_step_counts(tensors)
     with tf.compat.v1.Session(graph=graph) as session:
         try:
-            values = session.run(tensors, feed_dict=feed_dict)
+            values, counts = session.run((tensors, step_counts), feed_dict=feed_dict)
         except tf.errors.InvalidArgumentError as error:
             raise SourceError(_run_failure(error, _UNFED_HINT)) from error
         except tf.errors.OpError as error:
@@ -112,7 +114,8 @@ def run_graph(
                 f"TensorFlow refused the inputs: {error}. Give each input the shape its "
                 "placeholder declares (--inputs NAME:0[d0,d1,...] or the config's inputs)."
             ) from error
-    return {name: np.asarray(value) for name, value in values.items()}
+    values = {name: np.asarray(value) for name, value in values.items()}
+    return zero_unwritten_steps(values, counts)
 
 
 _UNFED_HINT = (
