@@ -320,6 +320,14 @@ class ModelConfig(BaseModel):
             )
         return value
 
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags_from_a_string(cls, tags: Any) -> Any:
+        """``tags: serve`` or ``tags: "serve,gpu"`` as ``--tags`` takes them."""
+        if isinstance(tags, str):
+            return tuple(tag.strip() for tag in tags.split(",") if tag.strip())
+        return tags
+
     @field_validator("tags")
     @classmethod
     def _tags_are_given(cls, tags: tuple[str, ...] | None) -> tuple[str, ...] | None:

@@ -101,6 +101,19 @@ def test_a_yaml_config_names_a_saved_model_folder_with_its_keys(tmp_path: Path) 
     assert (config.tags, config.signature) == (("serve", "gpu"), "predict")
 
 
+@pytest.mark.parametrize(
+    ("tags", "expected"), [("serve", ("serve",)), ("mytag, gpu", ("mytag", "gpu"))]
+)
+def test_tags_may_be_one_string_as_the_command_line_takes_them(
+    tmp_path: Path, tags: str, expected: tuple[str, ...]
+) -> None:
+    saved_model_folder(tmp_path / "export")
+    path = tmp_path / "model.yaml"
+    path.write_text(yaml.safe_dump({"source": "export", "tags": tags}))
+
+    assert load_config(path).tags == expected
+
+
 def test_a_misspelt_signature_key_suggests_the_right_one(tmp_path: Path) -> None:
     saved_model_folder(tmp_path / "export")
     path = tmp_path / "model.yaml"

@@ -42,3 +42,33 @@ def write_stacked_lstm_block_cells(path: str) -> str:
             inputs = cell.h
     Path(path).write_bytes(graph.as_graph_def().SerializeToString())
     return path
+
+
+def write_dropout_before_lstm(path: str, keep_prob: str) -> str:
+    """``tf.compat.v1.nn.dropout`` (TF2's ``u >= rate`` mask) on ``x [5, 2, 3]`` before a
+    ``BlockLSTM`` of 4 units, output ``h``; ``keep_prob`` is a ``Placeholder``
+    (``"placeholder"``) or a ``PlaceholderWithDefault`` of 1.0 (``"default"``)."""
+    import numpy as np
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    rng = np.random.default_rng(4)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf1.placeholder(tf.float32, [5, 2, 3], name="x")
+        if keep_prob == "placeholder":
+            kept = tf1.placeholder(tf.float32, [], name="keep_prob")
+        else:
+            kept = tf1.placeholder_with_default(1.0, [], name="keep_prob")
+        dropped = tf1.nn.dropout(x, rate=1 - kept)
+        zeros = tf.zeros([2, 4])
+        lstm = tf.raw_ops.BlockLSTM(
+            seq_len_max=tf.constant(5, tf.int64), x=dropped, cs_prev=zeros, h_prev=zeros,
+            w=tf.constant(rng.uniform(-0.5, 0.5, (7, 16)).astype(np.float32)),
+            wci=tf.zeros([4]), wcf=tf.zeros([4]), wco=tf.zeros([4]),
+            b=tf.constant(rng.uniform(-0.5, 0.5, 16).astype(np.float32)),
+            forget_bias=1.0, cell_clip=-1.0, use_peephole=False,
+        )  # fmt: skip
+        tf.identity(lstm.h, name="h")
+    Path(path).write_bytes(graph.as_graph_def().SerializeToString())
+    return path

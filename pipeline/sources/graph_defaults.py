@@ -10,9 +10,12 @@
   nodes that cannot be a model's result: ops without outputs or that only save, restore,
   assign or initialise variables, the ``Saver``'s own subgraph, training nodes (gradients,
   optimizer updates and what only feeds them, ``pipeline.sources.training_ops``), TF1
-  control flow (``Enter``, ``Exit``, ``Merge``, ``Switch``, ``NextIteration``, ``LoopCond``
-  and every node inside a while frame), and nodes whose value depends on no placeholder's
-  data (reads of a variable, constants, zero states sized by ``Shape``).
+  control flow (``Enter``, ``Merge``, ``Switch``, ``NextIteration``, ``LoopCond``, every
+  node inside a while frame, and an ``Exit`` that is no float, such as the step counter),
+  and nodes whose value depends on no placeholder's data (reads of a variable, constants,
+  zero states sized by ``Shape``). A float ``Exit`` is a loop's result, such as the final
+  state of a ``dynamic_rnn`` the model discards: no default, as the model did not return
+  it, but it can be named as an output, and the unconsumed ones are logged.
 - A **training graph** (one holding training nodes) has no default outputs: its unconsumed
   node is the loss, which consumes the model's output. ``default_outputs`` refuses it,
   naming the nodes that feed the loss as the likely outputs.
@@ -50,6 +53,7 @@ CONTROL_FLOW_OPS = (
     "Enter", "RefEnter", "Exit", "RefExit", "Merge", "RefMerge", "Switch", "RefSwitch",
     "NextIteration", "RefNextIteration", "LoopCond",
 )  # fmt: skip
+_LOOP_EXITS = ("Exit", "RefExit")
 _SHAPE_OPS = ("Shape", "ShapeN", "Size", "Rank")
 """Ops whose value depends on their input's shape only: data does not flow through them."""
 _MAX_CANDIDATES = 3
@@ -98,6 +102,7 @@ def default_outputs(
     """``unconsumed_outputs``, or a ``SourceError`` for a training graph naming candidates."""
     roles = GraphRoles(graph_def, excluded_scopes)
     sinks = _sinks(roles)
+    _log_discarded_loop_results(roles)
     if not roles.training:
         return _describe(graph_def, sinks)
     updates = sorted(n for n in roles.training if is_training_update(roles.nodes[n]))
@@ -121,7 +126,9 @@ def refuse_loop_internals(
     inside = []
     for name in output_names:
         node = roles.nodes.get(name.split(":")[0])
-        if node is not None and (node.op in CONTROL_FLOW_OPS or node.name in roles.in_frame):
+        if node is None or is_loop_result(node):
+            continue
+        if node.op in CONTROL_FLOW_OPS or node.name in roles.in_frame:
             inside.append(f"{name} (node {node.name!r}, op {node.op})")
     if inside:
         after = [f"{name}:0" for name in _sinks(roles)]
@@ -185,6 +192,25 @@ class GraphRoles:
             and not name.startswith(scopes)
         }
         """Nodes that can be a model's result, consumed or not."""
+
+
+def _log_discarded_loop_results(roles: GraphRoles) -> None:
+    results = [
+        f"{name}:0"
+        for name, node in roles.nodes.items()
+        if is_loop_result(node) and name in roles.fed and name not in roles.consumed
+    ]
+    if results:
+        logger.info(
+            "while-loop results nothing consumes (such as an RNN's final state): %s; no "
+            "default outputs, name them with --outputs to convert them",
+            ", ".join(results),
+        )
+
+
+def is_loop_result(node: tf.compat.v1.NodeDef) -> bool:
+    """A float ``Exit``: a value a TF1 while-loop returns, such as an RNN's final state."""
+    return node.op in _LOOP_EXITS and tf.dtypes.as_dtype(node.attr["T"].type).is_floating
 
 
 def _sinks(roles: GraphRoles) -> list[str]:

@@ -147,9 +147,7 @@ def _graph_reference_and_export(
     start = time.perf_counter()
     graph_def = load_graph_def(source)
     refuse_loop_internals(graph_def, output_names, Path(source).name)
-    graph_def = pin_inputs(graph_def, pinned)
-    if pinned:
-        graph_def = fold_constant_floors(graph_def)
+    graph_def = fold_constant_floors(pin_inputs(graph_def, pinned), feeds)
     timings["load"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -189,6 +187,6 @@ def _keras_reference_and_export(
     timings["tf_reference"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    result = export_keras_model(model, opset)
+    result = export_keras_model(model, opset, output_names)
     timings["export"] = time.perf_counter() - start
     return result, reference

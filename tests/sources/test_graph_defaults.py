@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from pipeline.config import config_from_model_path
@@ -94,6 +95,23 @@ def test_an_output_inside_a_while_loop_is_refused_naming_it_and_the_loops_result
     assert "ask for a tensor after the loop instead" in message
     assert "['rnn/transpose_1:0', 'state:0']" in message
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_while_loops_float_exit_is_a_result_that_converts(
+    framework_workers: Workers, tmp_path: Path
+) -> None:
+    """``rnn/while/Exit_3`` is the GRU's final state as the loop returns it (``state`` is an
+    Identity of it); the step counter ``rnn/while/Exit`` stays refused (test above)."""
+    folder = build(framework_workers, "write_unsigned_gru_saved_model", str(tmp_path))
+    expected = tmp_path / tf_models.EXPECTED_NPZ
+
+    options = {"tags": ["train_tag"], "outputs": ["rnn/while/Exit_3:0"], "inputs_npz": expected}
+    result = convert(framework_workers, folder, tmp_path, **options)
+
+    assert result.passed, result.comparison.verdict
+    with np.load(tmp_path / "out" / "reference.npz") as reference, np.load(expected) as saved:
+        np.testing.assert_allclose(reference["rnn/while/Exit_3:0"], saved["state:0"], atol=1e-7)
 
 
 @pytest.mark.slow
