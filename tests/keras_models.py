@@ -68,18 +68,27 @@ def build_case(case: KerasCase, folder: str) -> dict:
 
 
 def export_case(
-    path: str, inputs_npz: str, onnx_path: str, reference_npz: str, safe_mode: bool = True
+    path: str,
+    inputs_npz: str,
+    onnx_path: str,
+    reference_npz: str,
+    safe_mode: bool = True,
+    outputs: list[str] | None = None,
 ) -> dict:
-    """Load, run and export a Keras file as the pipeline does; return the export's record."""
+    """Load, run and export a Keras file as the pipeline does; return the export's record.
+
+    ``outputs`` (default: all) are the outputs exported and written to ``reference_npz``.
+    """
     from pipeline.sources.keras_model import input_names, load_keras_model, run_keras
     from pipeline.tf_to_onnx.keras_export import export_keras_model
 
     model = load_keras_model(path, safe_mode=safe_mode)
-    result = export_keras_model(model, 17)
+    result = export_keras_model(model, 17, outputs)
     Path(onnx_path).write_bytes(result.model.SerializeToString())
     with np.load(inputs_npz) as data:
         feeds = {name: data[name] for name in data.files}
-    np.savez(reference_npz, **run_keras(model, feeds))
+    reference = run_keras(model, feeds)
+    np.savez(reference_npz, **{name: reference[name] for name in outputs or reference})
     return {
         "input_names": input_names(model),
         "recurrent_nodes": [record.as_dict() for record in result.recurrent_nodes],
@@ -328,3 +337,24 @@ def build_nested(folder: str) -> dict:
     x = np.random.default_rng(0).uniform(-1, 1, (BATCH, STEPS, INPUT_SIZE)).astype(np.float32)
     np.savez(inputs_npz, **{"x:0": x})
     return {"path": str(path), "inputs_npz": str(inputs_npz)}
+
+
+def build_repeated_output(folder: str) -> dict:
+    """An LSTM whose one output the model returns twice, ``keras.Model(x, [y, y])``.
+
+    Also writes ``keras_outputs.npz``: what Keras computes for ``y``, keyed ``lstm:0``.
+    """
+    import keras
+
+    inputs = keras.Input((STEPS, INPUT_SIZE), name="x")
+    y = keras.layers.LSTM(UNITS, name="lstm")(inputs)
+    model = keras.Model(inputs, [y, y])
+    _randomize_weights(model)
+    path = Path(folder) / "repeated.keras"
+    model.save(path)
+    x = np.random.default_rng(0).uniform(-1, 1, (BATCH, STEPS, INPUT_SIZE)).astype(np.float32)
+    np.savez(Path(folder) / "inputs.npz", **{"x:0": x})
+    first, second = model(x, training=False)
+    np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
+    np.savez(Path(folder) / "keras_outputs.npz", **{"lstm:0": np.asarray(first)})
+    return {"path": str(path), "inputs_npz": str(Path(folder) / "inputs.npz")}

@@ -24,6 +24,7 @@ from onnx2torch.onnx_graph import OnnxGraph
 from torch import fx
 
 from pipeline.errors import TorchImportError
+from pipeline.onnx_to_torch.missing_converters import describe_missing_converters
 from pipeline.onnx_to_torch.registry import register_converters
 from pipeline.onnx_to_torch.scan import OPSET_IMPORTS
 from pipeline.onnx_to_torch.static_inputs import make_inputs_static
@@ -41,9 +42,9 @@ def import_onnx(model: onnx.ModelProto | str | Path) -> fx.GraphModule:
     try:
         module = onnx2torch.convert(model)
     except NotImplementedError as error:
+        missing = describe_missing_converters(model) or str(error)
         raise TorchImportError(
-            f"onnx2torch cannot import graph {model.graph.name!r}: {error}. "
-            "Add a converter in pipeline/onnx_to_torch/registry.py or export without that op."
+            f"the PyTorch import (onnx2torch) has no converter for {missing}"
         ) from None
     finally:
         OPSET_IMPORTS.reset(opset_imports)

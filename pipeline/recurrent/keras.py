@@ -60,6 +60,9 @@ ACTIVATIONS: dict[str, tuple[str, float | None, float | None]] = {
     "hard_sigmoid": ("HardSigmoid", 1.0 / 6.0, 0.5),
     "keras2_hard_sigmoid": ("HardSigmoid", 0.2, 0.5),
 }
+# Refusals list the names users write: ``keras2_hard_sigmoid`` is no Keras name but what
+# ``pipeline.sources.keras_model`` sets a Keras 2 file's ``hard_sigmoid`` to on loading.
+USER_ACTIVATIONS = sorted(name for name in ACTIVATIONS if name != "keras2_hard_sigmoid")
 
 
 class KerasMappingError(ValueError):
@@ -125,7 +128,7 @@ def onnx_activation(keras_name: str, where: str) -> OnnxActivation:
     if keras_name not in ACTIVATIONS:
         raise KerasMappingError(
             f"{where}={keras_name!r} has no ONNX recurrent activation; expected one of "
-            f"{sorted(ACTIVATIONS)}. Retrain with one of those, or keep the model in Keras."
+            f"{USER_ACTIVATIONS}. Retrain with one of those, or keep the model in Keras."
         )
     name, alpha, beta = ACTIVATIONS[keras_name]
     return OnnxActivation(name, alpha, beta)

@@ -160,7 +160,22 @@ def input_names(model: keras.Model) -> list[str]:
 
 
 def output_names(model: keras.Model) -> list[str]:
-    """``"<layer name>:<k>"`` for each model output; ``k`` indexes the layer's outputs."""
+    """``"<layer name>:<k>"`` for each model output, each tensor once, in order.
+
+    ``k`` indexes the layer's outputs. A model may return one tensor twice
+    (``keras.Model(x, [y, y])``); a name is one value, so it is listed once.
+    """
+    names = returned_names(model)
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        logger.info(
+            "Keras model %r returns %s more than once; each is one output", model.name, repeated
+        )
+    return list(dict.fromkeys(names))
+
+
+def returned_names(model: keras.Model) -> list[str]:
+    """The name of each tensor ``model`` returns, in order, repeats kept (see ``output_names``)."""
     names = []
     for tensor in model.outputs:
         history = tensor._keras_history
@@ -197,7 +212,7 @@ def run_keras(model: keras.Model, feeds: Mapping[str, np.ndarray]) -> dict[str, 
     values = keras.tree.flatten(values)
     return {
         name: np.asarray(keras.ops.convert_to_numpy(value))
-        for name, value in zip(output_names(model), values, strict=True)
+        for name, value in zip(returned_names(model), values, strict=True)
     }
 
 

@@ -11,7 +11,12 @@ recurrent layer yields a ``While`` loop that tf2onnx writes as an ONNX ``Loop``.
    (``keras/handler.py``);
 4. the checks of ``export_graph_def`` follow: refusals, ops tf2onnx left unconverted, and
    here also any ``Loop`` or ``Scan``: a loop is never written silently;
-5. graph inputs and outputs are renamed to ``input_names(model)`` and ``output_names(model)``.
+5. graph inputs and outputs are renamed to ``input_names(model)`` and the output names.
+
+Only the requested outputs (``outputs``, by default every one the model returns) are
+converted, in the order requested, as a SavedModel is frozen to its requested outputs:
+tf2onnx then drops every node they do not need. A tensor the model returns twice is one
+output.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ import keras
 import onnx
 from tf2onnx.graph import Graph, Node
 
-from pipeline.errors import NoExactConversionError
-from pipeline.sources.keras_model import input_names, output_names
+from pipeline.errors import NoExactConversionError, SourceError
+from pipeline.sources.keras_model import input_names, returned_names
 from pipeline.tf_to_onnx.export import (
     ExportResult,
     check_export,
@@ -49,27 +54,36 @@ def _keras_hint(op_types: set[str]) -> str:
     return _KERAS_HINT
 
 
-def export_keras_model(model: keras.Model, opset: int) -> ExportResult:
-    """Convert ``model``; ONNX inputs ``input_names(model)``, outputs ``output_names(model)``."""
+def export_keras_model(
+    model: keras.Model, opset: int, outputs: list[str] | None = None
+) -> ExportResult:
+    """Convert ``model``; ONNX inputs ``input_names(model)``, outputs ``outputs`` in order.
+
+    ``outputs`` are names of ``output_names(model)``; ``None`` means all of them.
+    """
     check_opset(opset)
     calls: dict[str, StandInCall] = {}
     clone = clone_with_stand_ins(model, calls)
-    sources, targets = input_names(model), output_names(model)
+    sources, returned = input_names(model), returned_names(model)
+    targets = list(dict.fromkeys(returned)) if outputs is None else list(outputs)
+    _check_outputs(targets, returned, model.name)
     frozen = freeze_model(clone, [name.rsplit(":", 1)[0] for name in sources])
+    # The first traced tensor of each name: a tensor returned twice is traced twice.
+    traced = {name: frozen.output_names[returned.index(name)] for name in targets}
 
     log = ExportLog()
     handlers = custom_op_handlers(log)
     handlers[STAND_IN_OP] = (partial(_stand_in_handler, calls, log), [])
     with tf2onnx_errors_reported_by_us():
         converted = convert_graph_def(
-            frozen.graph_def, frozen.input_names, frozen.output_names, opset, handlers, None
+            frozen.graph_def, frozen.input_names, list(traced.values()), opset, handlers, None
         )
     check_export(converted, log, _keras_hint)
     _check_no_loops(converted, model.name)
     _rename_values(
         converted.graph,
         dict(zip(frozen.input_names, sources, strict=True))
-        | dict(zip(frozen.output_names, targets, strict=True)),
+        | {tensor: name for name, tensor in traced.items()},
     )
     converted.graph.name = model.name
     logger.info(
@@ -96,6 +110,19 @@ def _stand_in_handler(
                 f"{type(error).__name__}: {error}"
             )
         raise
+
+
+def _check_outputs(targets: list[str], returned: list[str], model_name: str) -> None:
+    known = list(dict.fromkeys(returned))
+    unknown = [name for name in targets if name not in known]
+    if unknown:
+        raise SourceError(
+            f"outputs {unknown} are not outputs of the Keras model {model_name!r}; its outputs "
+            f"are {known}"
+        )
+    repeated = sorted({name for name in targets if targets.count(name) > 1})
+    if repeated:
+        raise SourceError(f"Keras model {model_name!r}: outputs {repeated} are asked for twice")
 
 
 def _check_no_loops(model: onnx.ModelProto, model_name: str) -> None:
