@@ -118,6 +118,8 @@ def load_inputs_npz(path: Path, specs: Sequence[InputSpec]) -> dict[str, np.ndar
         elif not np.can_cast(array.dtype, dtype, casting="same_kind"):
             problems.append(f"{key!r} has dtype {array.dtype}, which does not cast to {dtype}")
             continue
+        if array.dtype != dtype:
+            logger.info("inputs_npz %s: %r cast from %s to %s", path, key, array.dtype, dtype)
         arrays[spec.name] = array.astype(dtype, copy=False)
     if problems:
         raise ConfigError(
