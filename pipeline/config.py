@@ -320,13 +320,13 @@ class ModelConfig(BaseModel):
             )
         return value
 
-    @field_validator("tags", mode="before")
+    @field_validator("tags", "outputs", mode="before")
     @classmethod
-    def _tags_from_a_string(cls, tags: Any) -> Any:
-        """``tags: serve`` or ``tags: "serve,gpu"`` as ``--tags`` takes them."""
-        if isinstance(tags, str):
-            return tuple(tag.strip() for tag in tags.split(",") if tag.strip())
-        return tags
+    def _names_from_a_string(cls, names: Any) -> Any:
+        """``tags: serve`` or ``outputs: "h:0,c:0"`` as ``--tags``/``--outputs`` take them."""
+        if isinstance(names, str):
+            return tuple(name.strip() for name in names.split(",") if name.strip())
+        return names
 
     @field_validator("tags")
     @classmethod

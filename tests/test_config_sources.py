@@ -114,6 +114,15 @@ def test_tags_may_be_one_string_as_the_command_line_takes_them(
     assert load_config(path).tags == expected
 
 
+def test_outputs_may_be_one_string_as_the_command_line_takes_them(tmp_path: Path) -> None:
+    touch(tmp_path / "model.pb")
+    path = tmp_path / "model.yaml"
+    data = {"source": "model.pb", "inputs": [{"name": "x:0", "shape": [1]}], "outputs": "h:0, c:0"}
+    path.write_text(yaml.safe_dump(data))
+
+    assert load_config(path).outputs == ("h:0", "c:0")
+
+
 def test_a_misspelt_signature_key_suggests_the_right_one(tmp_path: Path) -> None:
     saved_model_folder(tmp_path / "export")
     path = tmp_path / "model.yaml"
@@ -147,3 +156,16 @@ def test_a_saved_model_folder_without_saved_model_pb_is_refused_by_the_override(
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no SavedModel found at .*empty: expected a folder"):
         config_from_model_path(tmp_path / "empty", {"format": "saved_model"})
+
+
+def test_inputs_and_outputs_may_be_repeated_as_well_as_comma_separated(tmp_path: Path) -> None:
+    graph = touch(tmp_path / "model.pb")
+    args = ["convert", str(graph), "--inputs", "x:0[4,4,3]", "--inputs", "sl:0[4]"]
+    args += ["--outputs", "y:0", "--outputs", "c:0,h:0"]
+
+    config = config_from_args(build_parser().parse_args(args))
+
+    assert [(spec.name, spec.shape) for spec in config.inputs] == [
+        ("x:0", (4, 4, 3)), ("sl:0", (4,))
+    ]  # fmt: skip
+    assert config.outputs == ("y:0", "c:0", "h:0")

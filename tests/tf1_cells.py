@@ -16,7 +16,8 @@ INPUT_SIZE, UNITS, STEPS, BATCH = 5, 6, 7, 3
 @dataclass(frozen=True)
 class CellGraph:
     # lstm, lstm_peephole, lstm_peephole_clip, lstm_full, lstm_proj, basic_lstm, gru,
-    # lstm_relu, basic_lstm_sigmoid, gru_relu (a non-default activation),
+    # lstm_relu, basic_lstm_sigmoid, gru_relu (a non-default activation); kinds joined by
+    # "+" are the layers of one MultiRNNCell,
     # lstm_block, gru_block; LSTMBlockCell with peepholes: lstm_block_peephole, and with
     # cell_clip=0.5 (lstm_block_peephole_clip) or no cell_clip attribute in the NodeDef, which
     # means the op default 3.0 (lstm_block_peephole_default_clip)
@@ -61,9 +62,11 @@ def _build(tf, spec: CellGraph):
         x = tf1.placeholder(tf.float32, spec.input_shape, name="x")
 
         def make_cell():
-            if spec.layers == 1:
+            kinds = spec.cell.split("+")  # one kind per layer of a mixed MultiRNNCell
+            if spec.layers == 1 and len(kinds) == 1:
                 return _cell(tf, cells, spec.cell)
-            return cells.MultiRNNCell([_cell(tf, cells, spec.cell) for _ in range(spec.layers)])
+            kinds = kinds if len(kinds) > 1 else kinds * spec.layers
+            return cells.MultiRNNCell([_cell(tf, cells, kind) for kind in kinds])
 
         if spec.runner == "dynamic":
             y, state = tf1.nn.dynamic_rnn(

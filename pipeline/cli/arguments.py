@@ -67,15 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     convert.add_argument(
         "--inputs",
+        action="append",
         metavar="NAME:0[d0,d1,...],...",
-        help="model inputs and their shapes, comma-separated (tf2onnx's convention); default "
-        "for a SavedModel, checkpoint, Keras or ONNX model: the ones it declares",
+        help="model inputs and their shapes, comma-separated (tf2onnx's convention), or the "
+        "option repeated; default for a SavedModel, checkpoint, Keras or ONNX model: the ones "
+        "it declares",
     )
     convert.add_argument(
         "--outputs",
+        action="append",
         metavar="NAME:0,...",
-        help="model outputs, comma-separated; default for a SavedModel, checkpoint, Keras or "
-        "ONNX model: the ones it declares",
+        help="model outputs, comma-separated or the option repeated; default for a "
+        "SavedModel, checkpoint, Keras or ONNX model: the ones it declares",
     )
     convert.add_argument(
         "--opset", type=int, help=f"ONNX opset, 14 or newer (default {DEFAULT_OPSET})"
@@ -278,9 +281,9 @@ def core_count() -> int:
 def config_from_args(args: argparse.Namespace) -> ModelConfig:
     overrides: dict[str, Any] = {}
     if args.inputs is not None:
-        overrides["inputs"] = parse_input_specs(args.inputs)
+        overrides["inputs"] = parse_input_specs(",".join(args.inputs))
     if args.outputs is not None:
-        overrides["outputs"] = parse_outputs(args.outputs)
+        overrides["outputs"] = parse_outputs(",".join(args.outputs))
     for key in ("format", "signature", "opset", "atol", "rtol", "seed", "timeout"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)

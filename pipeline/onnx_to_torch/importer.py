@@ -24,7 +24,7 @@ from onnx2torch.onnx_graph import OnnxGraph
 from torch import fx
 
 from pipeline.errors import TorchImportError
-from pipeline.onnx_to_torch.missing_converters import describe_missing_converters
+from pipeline.onnx_to_torch.missing_converters import missing_converters
 from pipeline.onnx_to_torch.registry import register_converters
 from pipeline.onnx_to_torch.scan import OPSET_IMPORTS
 from pipeline.onnx_to_torch.static_inputs import make_inputs_static
@@ -42,9 +42,9 @@ def import_onnx(model: onnx.ModelProto | str | Path) -> fx.GraphModule:
     try:
         module = onnx2torch.convert(model)
     except NotImplementedError as error:
-        missing = describe_missing_converters(model) or str(error)
+        missing = "; ".join(missing_converters(model)) or str(error)
         raise TorchImportError(
-            f"the PyTorch import (onnx2torch) has no converter for {missing}"
+            f"onnx2torch cannot import graph {model.graph.name!r}: {missing}"
         ) from None
     finally:
         OPSET_IMPORTS.reset(opset_imports)

@@ -1,14 +1,20 @@
-"""Name the nodes onnx2torch has no converter for, and what the user can do about each.
+"""The nodes onnx2torch has no converter for, and what the user can do about each.
 
 onnx2torch stops at the first such node with ``Converter is not implemented
-(OperationDescription(...))``; the import error lists every one, by node name, instead.
+(OperationDescription(...))``, naming the op but not the node. ``missing_converters``
+names every one, subgraph bodies (Scan, Loop, If) included, with its op, opset and advice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import onnx
 from onnx2torch.node_converters import get_converter
 
+_DEFAULT_DOMAINS = ("", "ai.onnx")
+_RANDOM = "a random op, such as a dropout mask: pin keep_prob (--pin NAME:0=1.0)"
+_NOISE = "a random op (noise for training): export the model for inference"
 _ADVICE = {
     "Loop": (
         "an ONNX Loop comes from a while-loop no rewriter fused (TF2 control flow, or a Keras "
@@ -16,29 +22,47 @@ _ADVICE = {
         "recurrent layers become fused nodes, or build a TF graph again with "
         "tf.compat.v1.disable_control_flow_v2()"
     ),
-    "RandomUniform": "a random op, such as a dropout mask: pin keep_prob (--pin NAME:0=1.0)",
-    "RandomUniformLike": "a random op, such as a dropout mask: pin keep_prob (--pin NAME:0=1.0)",
-    "RandomNormal": "a random op (noise for training): export the model for inference",
-    "RandomNormalLike": "a random op (noise for training): export the model for inference",
+    "RandomUniform": _RANDOM,
+    "RandomUniformLike": _RANDOM,
+    "RandomNormal": _NOISE,
+    "RandomNormalLike": _NOISE,
 }
 
 
-def describe_missing_converters(model: onnx.ModelProto) -> str:
-    """One clause per op type without a converter: its nodes and the advice for it."""
-    versions = {entry.domain or "": entry.version for entry in model.opset_import}
-    missing: dict[tuple[str, str], list[str]] = {}
-    for index, node in enumerate(model.graph.node):
-        domain = node.domain or ""
+def missing_converters(model: onnx.ModelProto) -> list[str]:
+    """One line per node without a converter: where it is, its op and opset, the advice."""
+    opsets = {_domain(entry.domain): entry.version for entry in model.opset_import}
+    problems = []
+    for where, node in _nodes(model.graph, "graph"):
+        domain = _domain(node.domain)
+        version = opsets.get(domain)
+        label = f"node {node.name or '(unnamed)'!r} ({node.op_type}) in {where}"
+        if version is None:
+            problems.append(f"{label}: its domain {domain!r} is not in the model's opset_import")
+            continue
         try:
-            get_converter(node.op_type, versions.get(domain, 1), domain)
+            get_converter(operation_type=node.op_type, version=version, domain=domain)
         except NotImplementedError:
-            key = (domain, node.op_type)
-            missing.setdefault(key, []).append(node.name or f"#{index} {node.op_type}")
-    clauses = []
-    for (domain, op_type), names in missing.items():
-        op = f"{domain}.{op_type}" if domain else op_type
-        advice = _ADVICE.get(op_type, "onnx2torch has no converter for this op")
-        shown = ", ".join(repr(name) for name in names[:3])
-        more = f" and {len(names) - 3} more" if len(names) > 3 else ""
-        clauses.append(f"{op} node(s) {shown}{more} ({advice})")
-    return "; ".join(clauses)
+            advice = _ADVICE.get(node.op_type, "onnx2torch has no converter for this op")
+            problems.append(
+                f"{label}: no converter for {node.op_type} at opset {version}; {advice}"
+            )
+    return problems
+
+
+def count_nodes(graph: onnx.GraphProto) -> int:
+    return sum(1 for _ in _nodes(graph, "graph"))
+
+
+def _nodes(graph: onnx.GraphProto, where: str) -> Iterator[tuple[str, onnx.NodeProto]]:
+    """Every node, with subgraph bodies (Scan, Loop, If) after the node that holds them."""
+    for node in graph.node:
+        yield where, node
+        for attribute in node.attribute:
+            subgraphs = [attribute.g] if attribute.type == onnx.AttributeProto.GRAPH else []
+            for subgraph in [*subgraphs, *attribute.graphs]:
+                yield from _nodes(subgraph, f"the {attribute.name!r} body of {node.name!r}")
+
+
+def _domain(domain: str) -> str:
+    return "" if domain in _DEFAULT_DOMAINS else domain

@@ -5,9 +5,10 @@ is called); a ``TfUnit`` is what TF computes for that unit. Each correction is a
 the two that returns the corrected ``Port``. They apply in the order of ``MISTAKES``:
 
 =====================  ====================================================================
-``not_transposed``     each kernel half reshaped to [G*H, n] instead of transposed: undo it.
-                       Detail ``""``: the gates were reordered before the reshape (or not at
-                       all); ``"reordered after"``: the reshaped rows were then reordered
+``not_transposed``     a kernel half reshaped to [G*H, n] instead of transposed: undo it.
+                       Detail ``""``: both halves, their gates reordered before the reshape
+                       (or not at all); ``"weight_ih"``/``"weight_hh"``: that half only; a
+                       detail ending ``"reordered after"``: the reshaped rows were then reordered
                        from the source's gate order to torch's, so that is undone first
 ``halves_swapped``     [weight_hh | weight_ih] is TF's kernel transposed: split it at I
 ``gate_order``         the gate blocks in another order (TF V1's i, c, f, o; Keras GRU's
@@ -143,7 +144,12 @@ def candidate_sets(size: int, tf_unit: TfUnit) -> Iterator[tuple[Correction, ...
     orders = [o for o in known if o in orders and o != torch_order] + [
         o for o in orders if o not in known and o != torch_order
     ]
-    reshapes = [""] + (["reordered after"] if tf_unit.gate_order != torch_order else [])
+    afterwards = [""] + (["reordered after"] if tf_unit.gate_order != torch_order else [])
+    reshapes = [
+        ", ".join(part for part in (half, after) if part)
+        for half in ("", "weight_ih", "weight_hh")
+        for after in afterwards
+    ]
     details = {"gate_order": orders, "not_transposed": reshapes}
     for mistakes in itertools.combinations(applicable(tf_unit), size):
         for chosen in itertools.product(*(details.get(mistake, [""]) for mistake in mistakes)):
@@ -170,14 +176,14 @@ def _correction(mistake: str, detail: str, tf_unit: TfUnit) -> Correction:
     torch_names = _TORCH_NAMES[kind]
     order = detail
     source_layout = "[T, B, I] (steps first)" if tf_unit.time_major else "[B, T, I]"
-    reshaped = (
-        "reshaped to [G*H, n] and its row blocks then reordered as if they were gates; use "
-        "weight_ih = w[:I].T and weight_hh = w[I:].T, then reorder their gate blocks"
-        if detail
-        else "reshaped to [G*H, n]; use weight_ih = w[:I].T and weight_hh = w[I:].T"
+    half = {"weight_ih": "the input half (weight_ih)", "weight_hh": "the recurrent half "
+            "(weight_hh)"}.get(detail.split(",")[0], "each half")  # fmt: skip
+    reordered = " and its row blocks then reordered as if they were gates" * (
+        detail.endswith("reordered after")
     )
     explanations = {
-        "not_transposed": f"kernel not transposed: each half was {reshaped}",
+        "not_transposed": f"kernel not transposed: {half} was reshaped to [G*H, n]{reordered}; "
+        "use weight_ih = w[:I].T and weight_hh = w[I:].T, their gate blocks in torch's order",
         "halves_swapped": "input and recurrent halves swapped: rows 0..I-1 of TF's kernel "
         "multiply x (weight_ih), rows I.. multiply h (weight_hh)",
         "gate_order": f"gate blocks permuted: yours are in order {', '.join(order)}; "
@@ -230,17 +236,17 @@ def _block(array: np.ndarray, index: int, count: int) -> np.ndarray:
 
 def _not_transposed(port: Port, detail: str, tf_unit: TfUnit) -> Port:
     source, target = tf_unit.gate_order, TORCH_ORDERS[port.kind]
+    reordered_after = detail.endswith("reordered after")
+    halves = [detail.split(",")[0]] if detail.startswith("weight_") else ["weight_ih", "weight_hh"]
 
     def undo(weight: np.ndarray) -> np.ndarray:
         rows, columns = weight.shape
-        if not detail:
+        if not reordered_after:
             return weight.reshape(columns, rows).T
         reshaped = reorder_gates(weight, target, source, 0)  # the rows as reshaped
         return reorder_gates(reshaped.reshape(columns, rows).T, source, target, 0)
 
-    return _with(
-        port, weight_ih=undo(port.state["weight_ih"]), weight_hh=undo(port.state["weight_hh"])
-    )
+    return _with(port, **{name: undo(port.state[name]) for name in halves})
 
 
 def _halves_swapped(port: Port, order: str, tf_unit: TfUnit) -> Port:

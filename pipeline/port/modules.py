@@ -271,7 +271,9 @@ def _keras_returns(layer: SourceLayer, bidirectional: bool, hidden_size: int) ->
     else:
         returned = f"Keras returns only the last state (return_sequences=False){merged}: {last}"
     if layer.return_state:
-        states = "h_n" if layer.module != "LSTM" else "h_n and c_n"
-        direction = " (both directions, forward first)" if bidirectional else ""
-        returned += f"; its states (return_state=True) are {states}{direction}"
+        per_direction = ["h_n[{0}]", "c_n[{0}]"] if layer.module == "LSTM" else ["h_n[{0}]"]
+        directions = range(2) if bidirectional else range(1)
+        states = ", ".join(state.format(d) for d in directions for state in per_direction)
+        order = " (forward states, then backward)" if bidirectional else ""
+        returned += f"; then its states (return_state=True), in Keras' order: {states}{order}"
     return returned

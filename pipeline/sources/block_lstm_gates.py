@@ -37,6 +37,35 @@ def gate_step_counts(tensors: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     return counts
 
 
+def gate_consumers(graph: tf.Graph) -> dict[str, tuple[tf.Tensor, tf.Tensor]]:
+    """For each BlockLSTM whose gate outputs other ops compute with: its ``seq_len_max`` and
+    step count tensors. What those ops give past ``seq_len_max`` is undefined in TF."""
+    import tensorflow as tf  # noqa: PLC0415 - the test process imports this module too
+
+    found = {}
+    for op in graph.get_operations():
+        if op.type not in _BLOCK_LSTM_OPS:
+            continue
+        consumers = [c for k in _GATE_OUTPUTS for c in op.outputs[k].consumers()]
+        if any(consumer.type != "Identity" for consumer in consumers):
+            with graph.as_default():
+                steps = tf.shape(op.inputs[1], name=f"{op.name}/steps_read_by_us")[0]
+            found[op.name] = (op.inputs[0], steps)
+    return found
+
+
+def warn_of_unwritten_reads(counts: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Warn where ops computed with gate steps TF left unwritten (``gate_consumers``)."""
+    for name, (written, steps) in counts.items():
+        if int(written) < int(steps):
+            logger.warning(
+                "%s: ops compute with its gate outputs, whose steps %d.. TF leaves unwritten "
+                "(seq_len_max %d < %d steps); what they give from those steps is undefined in "
+                "TF, so a mismatch there says nothing about the conversion",
+                name, int(written), int(written), int(steps),
+            )  # fmt: skip
+
+
 def zero_unwritten_steps(
     values: dict[str, np.ndarray], step_counts: Mapping[str, np.ndarray]
 ) -> dict[str, np.ndarray]:

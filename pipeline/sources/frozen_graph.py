@@ -16,7 +16,12 @@ import tensorflow as tf
 from google.protobuf import message, text_format
 
 from pipeline.errors import SourceError
-from pipeline.sources.block_lstm_gates import gate_step_counts, zero_unwritten_steps
+from pipeline.sources.block_lstm_gates import (
+    gate_consumers,
+    gate_step_counts,
+    warn_of_unwritten_reads,
+    zero_unwritten_steps,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +106,14 @@ def run_graph(
             raise SourceError(f"TensorFlow cannot import the graph: {error}") from error
         tensors = {name: _tensor(graph, name, "output") for name in output_names}
         feed_dict = {_tensor(graph, name, "input"): value for name, value in feeds.items()}
+        _check_feed_kinds(feed_dict)
         step_counts = gate_step_counts(tensors)
+        consumed = gate_consumers(graph)
     with tf.compat.v1.Session(graph=graph) as session:
         try:
-            values, counts = session.run((tensors, step_counts), feed_dict=feed_dict)
+            values, counts, reads = session.run(
+                (tensors, step_counts, consumed), feed_dict=feed_dict
+            )
         except tf.errors.InvalidArgumentError as error:
             raise SourceError(_run_failure(error, _UNFED_HINT)) from error
         except tf.errors.OpError as error:
@@ -114,6 +123,7 @@ def run_graph(
                 f"TensorFlow refused the inputs: {error}. Give each input the shape its "
                 "placeholder declares (--inputs NAME:0[d0,d1,...] or the config's inputs)."
             ) from error
+    warn_of_unwritten_reads(reads)
     values = {name: np.asarray(value) for name, value in values.items()}
     return zero_unwritten_steps(values, counts)
 
@@ -137,6 +147,20 @@ def _run_failure(error: tf.errors.OpError, hint: str) -> str:
     if hint and "must feed a value for placeholder" not in message:
         hint = ""
     return f"TensorFlow failed to run the graph at node {node!r}: {message}.{hint}"
+
+
+def _check_feed_kinds(feed_dict: Mapping[tf.Tensor, np.ndarray]) -> None:
+    """Refuse values of another kind than their placeholder's (floats for an int32 length):
+    TF would cast them, onnxruntime refuse them."""
+    for tensor, value in feed_dict.items():
+        expected = np.dtype(tensor.dtype.as_numpy_dtype)
+        if np.asarray(value).dtype.kind != expected.kind:
+            raise SourceError(
+                f"input {tensor.name!r} is a {expected.name} placeholder, but its values are "
+                f"{np.asarray(value).dtype} (an input without a dtype is float32 unless the "
+                f"source declares one): give `dtype: {expected.name}` on the input in a "
+                "config, or its values through --inputs-npz"
+            )
 
 
 def _tensor(graph: tf.Graph, name: str, role: str) -> tf.Tensor:

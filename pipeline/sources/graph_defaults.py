@@ -126,12 +126,12 @@ def refuse_loop_internals(
     inside = []
     for name in output_names:
         node = roles.nodes.get(name.split(":")[0])
-        if node is None or is_loop_result(node):
+        if node is None or is_loop_result(node, roles.nodes):
             continue
         if node.op in CONTROL_FLOW_OPS or node.name in roles.in_frame:
             inside.append(f"{name} (node {node.name!r}, op {node.op})")
     if inside:
-        after = [f"{name}:0" for name in _sinks(roles)]
+        after = [f"{name}:0" for name in _sinks(roles)] + discarded_loop_results(roles)
         raise SourceError(
             f"{source}: outputs {inside} are internals of a TF1 while-loop, which the "
             "export turns into one recurrent node, so they cannot be outputs; ask for a "
@@ -194,12 +194,20 @@ class GraphRoles:
         """Nodes that can be a model's result, consumed or not."""
 
 
-def _log_discarded_loop_results(roles: GraphRoles) -> None:
-    results = [
+def discarded_loop_results(roles: GraphRoles) -> list[str]:
+    """The float results of while-loops that nothing consumes (``is_loop_result``)."""
+    return [
         f"{name}:0"
         for name, node in roles.nodes.items()
-        if is_loop_result(node) and name in roles.fed and name not in roles.consumed
+        if is_loop_result(node, roles.nodes)
+        and name in roles.fed
+        and name not in roles.consumed
+        and name not in roles.training
     ]
+
+
+def _log_discarded_loop_results(roles: GraphRoles) -> None:
+    results = discarded_loop_results(roles)
     if results:
         logger.info(
             "while-loop results nothing consumes (such as an RNN's final state): %s; no "
@@ -208,9 +216,21 @@ def _log_discarded_loop_results(roles: GraphRoles) -> None:
         )
 
 
-def is_loop_result(node: tf.compat.v1.NodeDef) -> bool:
-    """A float ``Exit``: a value a TF1 while-loop returns, such as an RNN's final state."""
-    return node.op in _LOOP_EXITS and tf.dtypes.as_dtype(node.attr["T"].type).is_floating
+def is_loop_result(node: tf.compat.v1.NodeDef, nodes: Mapping[str, tf.compat.v1.NodeDef]) -> bool:
+    """A float ``Exit``: a value a TF1 while-loop returns, such as an RNN's final state; not
+    the loop counter, nor a TensorArray's flow (``Exit`` <- ``Switch`` <- ``Merge`` <-
+    ``Enter`` of a ``TensorArrayV3``'s flow output)."""
+    if node.op not in _LOOP_EXITS or not tf.dtypes.as_dtype(node.attr["T"].type).is_floating:
+        return False
+    switch = nodes.get(_producer(node.input[0]))
+    merge = nodes.get(_producer(switch.input[0])) if switch is not None else None
+    entries = [nodes.get(_producer(name)) for name in merge.input] if merge is not None else []
+    for enter in entries:
+        if enter is not None and enter.op in ("Enter", "RefEnter"):
+            source = nodes.get(_producer(enter.input[0]))
+            if source is not None and source.op.startswith("TensorArray"):
+                return False
+    return True
 
 
 def _sinks(roles: GraphRoles) -> list[str]:

@@ -168,9 +168,11 @@ def output_names(model: keras.Model) -> list[str]:
     names = returned_names(model)
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        logger.info(
-            "Keras model %r returns %s more than once; each is one output", model.name, repeated
-        )
+        logger.warning(
+            "Keras model %r returns %s more than once: model.onnx and model.pt2 return each "
+            "once, %d outputs where Keras returns %d (in order, repeats left out)",
+            model.name, repeated, len(set(names)), len(names),
+        )  # fmt: skip
     return list(dict.fromkeys(names))
 
 

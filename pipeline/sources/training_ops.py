@@ -154,3 +154,32 @@ def _bounds(
         products = [a_low * b_low, a_low * b_high, a_high * b_low, a_high * b_high]
         interval = (min(products), max(products))
     return interval, left[1] or right[1]
+
+
+_RANDOM_OP_PREFIXES = ("Random", "StatelessRandom", "TruncatedNormal", "Multinomial")
+
+
+def warn_of_random_ops(graph_def: tf.compat.v1.GraphDef, output_names: Collection[str]) -> None:
+    """Warn when the outputs still depend on a random op once dropout masks are folded: a
+    ``keep_prob`` below 1 or a noise layer. TF's reference then changes from run to run, and
+    tf2onnx exports a dropout it recognises as the identity."""
+    nodes = {node.name: node for node in graph_def.node}
+    seen: set[str] = set()
+    frontier = [name.split(":")[0] for name in output_names]
+    random = []
+    while frontier:
+        name = frontier.pop()
+        node = nodes.get(name)
+        if node is None or name in seen:
+            continue
+        seen.add(name)
+        if node.op.startswith(_RANDOM_OP_PREFIXES):
+            random.append(name)
+        frontier += [entry.lstrip("^").split(":")[0] for entry in node.input]
+    if random:
+        logger.warning(
+            "the outputs depend on random ops %s (dropout with keep_prob below 1, or noise): "
+            "TensorFlow draws new values on every run, so its reference cannot match the "
+            "export; for inference pin keep_prob to 1.0 (--pin NAME:0=1.0)",
+            sorted(random)[:3],
+        )

@@ -5,9 +5,10 @@ tf2onnx 1.17's rewriter of TF1 ``LSTMCell``/``BasicLSTMCell`` loops accepts ``Ta
 with the default activations: ``LSTMCell(activation=tf.nn.relu)`` would come out as a tanh
 LSTM. Its GRU rewriter keeps the activation it matched, so only LSTM cells need this.
 
-Before tf2onnx runs, each TF1 while-loop body that holds an LSTM cell (a ``Split`` into 4
-gate blocks) and a ``Relu``, or no ``Tanh`` at all, has those ops rewritten into equal ops
-that the rewriter's pattern does not match:
+Before tf2onnx runs, each TF1 while-loop body that holds LSTM cells (a ``Split`` into 4
+gate blocks each) but not exactly two ``Tanh`` and three ``Sigmoid`` per cell (a stack may
+mix activations) has its ``Relu`` and ``Sigmoid`` ops rewritten into equal ops that the
+rewriter's pattern does not match:
 
 - ``Relu(x)`` becomes ``Maximum(x, x - x)``;
 - ``Sigmoid(x)`` becomes ``Exp(-Softplus(-x))``, the same function written with ops that
@@ -21,11 +22,12 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 logger = logging.getLogger(__name__)
 
 _LOOP_MARK = "while/"
+_MATCHED = ("Relu", "Sigmoid")  # what the rewriter takes for an activation, besides Tanh
 
 
 def hide_non_tanh_lstm_activations(graph_def):
@@ -35,14 +37,14 @@ def hide_non_tanh_lstm_activations(graph_def):
     """
     rewrites = {}
     for scope, nodes in _loop_bodies(graph_def).items():
-        if not any(_is_gate_split(node) for node in nodes):
-            continue
-        ops = {node.op for node in nodes}
-        targets = {"Relu"} if "Tanh" in ops else {"Relu", "Sigmoid"}
+        cells = sum(_is_gate_split(node) for node in nodes)
+        ops = Counter(node.op for node in nodes)
+        if not cells or (ops["Tanh"] == 2 * cells and ops["Sigmoid"] == 3 * cells):
+            continue  # none, or each cell's two activations are tanh and its gates sigmoid
         for node in nodes:
-            if node.op in targets:
+            if node.op in _MATCHED:
                 rewrites[node.name] = node.op
-        if targets & ops:
+        if ops["Relu"] or ops["Sigmoid"]:
             logger.info(
                 "%s: an LSTM cell whose activation is not tanh; tf2onnx's LSTM rewriter would "
                 "drop it, so the loop converts as an exact Scan",

@@ -27,7 +27,7 @@ from pipeline.sources.frozen_graph import load_graph_def, pin_inputs, run_graph
 from pipeline.sources.graph_defaults import refuse_loop_internals
 from pipeline.sources.saved_model import freeze_saved_model
 from pipeline.sources.signature import SourceDescription, TensorDescription
-from pipeline.sources.training_ops import fold_constant_floors
+from pipeline.sources.training_ops import fold_constant_floors, warn_of_random_ops
 from pipeline.tf_to_onnx.export import ExportResult, export_graph_def
 
 logger = logging.getLogger(__name__)
@@ -148,6 +148,7 @@ def _graph_reference_and_export(
     graph_def = load_graph_def(source)
     refuse_loop_internals(graph_def, output_names, Path(source).name)
     graph_def = fold_constant_floors(pin_inputs(graph_def, pinned), feeds)
+    warn_of_random_ops(graph_def, output_names)
     timings["load"] = time.perf_counter() - start
 
     start = time.perf_counter()

@@ -176,7 +176,7 @@ def test_ops_onnx2torch_cannot_import_are_all_named_and_nothing_is_written(
     assert "onnx2torch cannot import 2 node(s)" in error
     assert "node 'shrink_node' (Shrink) in graph: no converter for Shrink at opset 17" in error
     assert "node 'hardmax_node' (Hardmax)" in error
-    assert "pipeline/onnx_to_torch/registry.py" in error
+    assert "onnx2torch has no converter for this op" in error and "registry.py" not in error
     assert list((tmp_path / "out").iterdir()) == []
 
 

@@ -52,6 +52,8 @@ EXACT_SCAN_CELLS = (
     "lstm_block_peephole_default_clip",
     "lstm_relu",
     "basic_lstm_sigmoid",
+    "basic_lstm_sigmoid+lstm",
+    "lstm+lstm_relu",
 )
 OUR_REWRITER_CELLS = ("lstm_peephole", "lstm_block_peephole")
 CASES = (
@@ -83,6 +85,8 @@ CASES = (
         CellGraph("lstm_relu", layers=2),
         CellGraph("lstm_relu", runner="bidirectional", time_major=True),
         CellGraph("basic_lstm_sigmoid"),
+        CellGraph("basic_lstm_sigmoid+lstm"),  # a tanh layer beside it in the same loop
+        CellGraph("lstm+lstm_relu", runner="bidirectional"),
         CellGraph("gru_relu"),
     ]
 )

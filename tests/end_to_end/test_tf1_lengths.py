@@ -13,6 +13,7 @@ import pytest
 
 from pipeline.config import config_from_model_path
 from pipeline.convert import convert_model
+from pipeline.errors import ConversionError
 from tests.end_to_end.helpers import ATOL, describe_errors
 from tests.tf1_cells import BATCH, INPUT_SIZE, STEPS, UNITS
 from tests.tf1_lengths import LENGTHS, LengthsGraph
@@ -65,3 +66,35 @@ def test_length_zero_keeps_the_initial_state_three_ways(framework_workers, tmp_p
 
     assert result.passed, describe_errors(result)
     assert Counter(node.op for node in result.recurrent_nodes) == Counter(expected_nodes)
+
+
+@pytest.mark.slow
+def test_random_lengths_stay_within_the_steps_and_a_float_fed_length_is_refused(
+    framework_workers, tmp_path
+):
+    """No ``inputs_npz``: the seeded lengths are drawn in [0, STEPS], which TF and onnxruntime
+    both accept; without ``dtype: int32`` the lengths would be floats, refused by name."""
+    spec = LengthsGraph("lstm")
+    graph = framework_workers.run_tf(
+        "tests.tf1_lengths:write_lengths_graph", spec, str(tmp_path / "cell.pb"),
+        timeout=120, model="lengths graph builder",
+    )  # fmt: skip
+    floats = [{"name": "x:0", "shape": [BATCH, STEPS, INPUT_SIZE]}]
+    floats += [{"name": name, "shape": [BATCH, UNITS]} for name in spec.state_inputs]
+
+    def options(lengths: dict, folder: str) -> dict:
+        inputs = [*floats, lengths]
+        return {"inputs": inputs, "outputs": ["y:0"], "output_dir": tmp_path / folder}
+
+    lengths = {"name": "lengths:0", "shape": [BATCH], "dtype": "int32"}
+    for seed in range(3):
+        config = config_from_model_path(graph, {**options(lengths, f"out{seed}"), "seed": seed})
+        result = convert_model(config, framework_workers)
+        assert result.passed, describe_errors(result)
+        with np.load(tmp_path / f"out{seed}" / "inputs.npz") as inputs:
+            assert 0 <= inputs["lengths:0"].min() and inputs["lengths:0"].max() <= STEPS
+
+    untyped = config_from_model_path(graph, options({"name": "lengths:0", "shape": [BATCH]}, "f"))
+    with pytest.raises(ConversionError, match="'lengths:0' is a int32 placeholder.*dtype: int32"):
+        convert_model(untyped, framework_workers)
+    assert not (tmp_path / "f").exists()

@@ -41,6 +41,7 @@ def test_each_node_without_a_converter_is_named_with_advice() -> None:
         import_onnx(_loop_model())
 
     message = str(refusal.value)
-    assert "Loop node(s) 'rnn/while'" in message and ".keras" in message
-    assert "RandomUniformLike node(s) 'dropout/random'" in message and "--pin" in message
+    assert "node 'rnn/while' (Loop) in graph: no converter for Loop" in message
+    assert ".keras" in message
+    assert "node 'dropout/random' (RandomUniformLike)" in message and "--pin" in message
     assert "registry.py" not in message

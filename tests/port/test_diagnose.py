@@ -150,23 +150,27 @@ def test_each_mistake_alone_is_found_exactly(
         np.testing.assert_allclose(result.corrected.state[name], array, atol=1e-6, err_msg=name)
 
 
+@pytest.mark.parametrize("halves", [("weight_ih", "weight_hh"), ("weight_ih",)])
 def test_a_kernel_reshaped_and_then_reordered_is_found_as_not_transposed_alone(
-    framework_workers, tmp_path: Path, weights
+    framework_workers, tmp_path: Path, weights, halves: tuple[str, ...]
 ) -> None:
-    """The user reshaped TF's kernel halves to [4H, n] and then put the row blocks in torch's
-    gate order, the way one reorders a transposed kernel."""
+    """The user reshaped TF's kernel halves (or one of them) to [4H, n] and then put the row
+    blocks in torch's gate order, the way one reorders a transposed kernel."""
     kernel, bias = weights
     x = np.random.default_rng(2).uniform(-1, 1, (50, 1, INPUTS)).astype(np.float32)
     references = tf_reference(framework_workers, tmp_path, x, kernel, bias, 1.0)
     correct = correct_state(kernel, bias, 1.0)
     state = dict(correct)
-    state["weight_ih"] = blocks(kernel[:INPUTS].reshape(4 * UNITS, INPUTS), TF_TO_TORCH_BLOCKS)
-    state["weight_hh"] = blocks(kernel[INPUTS:].reshape(4 * UNITS, UNITS), TF_TO_TORCH_BLOCKS)
+    rows = {"weight_ih": kernel[:INPUTS], "weight_hh": kernel[INPUTS:]}
+    for name in halves:
+        reshaped = rows[name].reshape(4 * UNITS, rows[name].shape[0])
+        state[name] = blocks(reshaped, TF_TO_TORCH_BLOCKS)
 
     result = diagnose(Port("LSTM", state, False), x, references, tf_unit(bias, 1.0))
 
     assert result.mistakes == ("not_transposed",)
-    assert result.corrections[0].detail == "reordered after"
+    expected = "reordered after" if len(halves) == 2 else "weight_ih, reordered after"
+    assert result.corrections[0].detail == expected
     assert result.error_before > 1e-3 and result.error_after <= 1e-5
     for name, array in correct.items():
         np.testing.assert_allclose(result.corrected.state[name], array, atol=1e-6, err_msg=name)

@@ -6,6 +6,7 @@ also writes TensorFlow's outputs on the model as saved: the expected values.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,22 @@ def test_a_while_loops_float_exit_is_a_result_that_converts(
     assert result.passed, result.comparison.verdict
     with np.load(tmp_path / "out" / "reference.npz") as reference, np.load(expected) as saved:
         np.testing.assert_allclose(reference["rnn/while/Exit_3:0"], saved["state:0"], atol=1e-7)
+
+
+@pytest.mark.slow
+def test_the_step_counter_is_refused_naming_the_discarded_final_state_among_the_results(
+    framework_workers: Workers, tmp_path: Path
+) -> None:
+    """``dynamic_rnn``'s state is discarded here (``sequence, _ = ...``): its ``Exit`` nodes
+    are among the loop's results to ask for; the gradient loop's are not."""
+    meta = build(framework_workers, "write_rnn_checkpoint", str(tmp_path))
+
+    with pytest.raises(ConversionError) as error:
+        convert(framework_workers, meta, tmp_path, outputs=["rnn/while/Exit:0"])
+
+    results = str(error.value).partition("the loop's results here: ")[2]
+    assert "gradients/" not in results
+    assert re.search(r"'rnn/while/Exit_\d+:0'", results), results
 
 
 @pytest.mark.slow
