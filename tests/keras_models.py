@@ -222,6 +222,20 @@ class Agreement:
         )
 
 
+def export_built(
+    workers: Workers, built: dict, folder: Path, outputs: list[str] | None = None
+) -> tuple[dict, Path, Path]:
+    """Export a built model (``build_case``'s dict) in the TF worker: the export's record,
+    ``model.onnx`` and Keras's ``reference.npz``, both in ``folder``."""
+    onnx_path, reference = folder / "model.onnx", folder / "reference.npz"
+    record = workers.run_tf(
+        "tests.keras_models:export_case",
+        built["path"], built["inputs_npz"], str(onnx_path), str(reference), True, outputs,
+        timeout=300, model="keras test",
+    )  # fmt: skip
+    return record, onnx_path, reference
+
+
 def three_way_agreement(
     workers: Workers, onnx_path: Path, inputs_npz: str, reference_npz: Path
 ) -> Agreement:
@@ -287,13 +301,7 @@ def build_lambda_model(folder: str) -> dict:
     inputs = keras.Input((STEPS, INPUT_SIZE), name="x")
     doubled = keras.layers.Lambda(lambda t: t * 2.0, name="double")(inputs)
     model = keras.Model(inputs, keras.layers.LSTM(UNITS, name="lstm")(doubled))
-    _randomize_weights(model)
-    path = Path(folder) / "lambda.keras"
-    model.save(path)
-    inputs_npz = Path(folder) / "inputs.npz"
-    x = np.random.default_rng(0).uniform(-1, 1, (BATCH, STEPS, INPUT_SIZE)).astype(np.float32)
-    np.savez(inputs_npz, **{"x:0": x})
-    return {"path": str(path), "inputs_npz": str(inputs_npz)}
+    return _save_with_inputs(model, Path(folder) / "lambda.keras")
 
 
 def describe_model(path: str) -> dict:
@@ -330,13 +338,7 @@ def build_nested(folder: str) -> dict:
     inputs = keras.Input((STEPS, INPUT_SIZE), name="x")
     hidden = layers.Dense(2, name="dense")(layers.Dropout(0.5, name="dropout")(inner(inputs)))
     model = keras.Model(inputs, stack(hidden), name="nested")
-    _randomize_weights(model)
-    path = Path(folder) / "nested.keras"
-    model.save(path)
-    inputs_npz = Path(folder) / "inputs.npz"
-    x = np.random.default_rng(0).uniform(-1, 1, (BATCH, STEPS, INPUT_SIZE)).astype(np.float32)
-    np.savez(inputs_npz, **{"x:0": x})
-    return {"path": str(path), "inputs_npz": str(inputs_npz)}
+    return _save_with_inputs(model, Path(folder) / "nested.keras")
 
 
 def build_repeated_output(folder: str) -> dict:
@@ -349,12 +351,20 @@ def build_repeated_output(folder: str) -> dict:
     inputs = keras.Input((STEPS, INPUT_SIZE), name="x")
     y = keras.layers.LSTM(UNITS, name="lstm")(inputs)
     model = keras.Model(inputs, [y, y])
-    _randomize_weights(model)
-    path = Path(folder) / "repeated.keras"
-    model.save(path)
-    x = np.random.default_rng(0).uniform(-1, 1, (BATCH, STEPS, INPUT_SIZE)).astype(np.float32)
-    np.savez(Path(folder) / "inputs.npz", **{"x:0": x})
-    first, second = model(x, training=False)
+    built = _save_with_inputs(model, Path(folder) / "repeated.keras")
+    with np.load(built["inputs_npz"]) as inputs:
+        first, second = model(inputs["x:0"], training=False)
     np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
     np.savez(Path(folder) / "keras_outputs.npz", **{"lstm:0": np.asarray(first)})
-    return {"path": str(path), "inputs_npz": str(Path(folder) / "inputs.npz")}
+    return built
+
+
+def _save_with_inputs(model: Any, path: Path) -> dict:
+    """Randomize ``model``'s weights, save it to ``path``, and write a seeded ``x:0`` beside
+    it (``inputs.npz``)."""
+    _randomize_weights(model)
+    model.save(path)
+    inputs_npz = path.parent / "inputs.npz"
+    x = np.random.default_rng(0).uniform(-1, 1, (BATCH, STEPS, INPUT_SIZE)).astype(np.float32)
+    np.savez(inputs_npz, **{"x:0": x})
+    return {"path": str(path), "inputs_npz": str(inputs_npz)}

@@ -7,8 +7,11 @@ frozen graphs users hold were written.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 INPUT_SIZE, UNITS, STEPS, BATCH = 5, 6, 7, 3
 
@@ -29,6 +32,24 @@ class CellGraph:
     @property
     def input_shape(self) -> list[int]:
         return [STEPS, BATCH, INPUT_SIZE] if self.time_major else [BATCH, STEPS, INPUT_SIZE]
+
+
+@contextmanager
+def tf1_graph(seed: int | None = None) -> Iterator[Any]:
+    """A ``tf.Graph`` to build in with TF1 control flow (``Enter``/``Exit`` while-loops), as
+    TF1 code built them; TF 2.x's default control flow is back on afterwards."""
+    import tensorflow as tf
+
+    tf1 = tf.compat.v1
+    tf1.disable_control_flow_v2()
+    try:
+        graph = tf.Graph()
+        with graph.as_default():
+            if seed is not None:
+                tf1.set_random_seed(seed)
+            yield graph
+    finally:
+        tf1.enable_control_flow_v2()
 
 
 def write_cell_graph(spec: CellGraph, path: str) -> str:

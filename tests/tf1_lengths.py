@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.tf1_cells import BATCH, INPUT_SIZE, STEPS, UNITS, _cell, freeze_outputs
+from tests.tf1_cells import BATCH, INPUT_SIZE, STEPS, UNITS, _cell, freeze_outputs, tf1_graph
 
 LENGTHS = (3, 0, STEPS)
 
@@ -34,37 +34,31 @@ def write_lengths_graph(spec: LengthsGraph, path: str) -> str:
     from tensorflow.python.keras.layers.legacy_rnn import rnn_cell_impl as cells
 
     tf1 = tf.compat.v1
-    tf1.disable_control_flow_v2()
-    try:
-        graph = tf.Graph()
-        with graph.as_default():
-            tf1.set_random_seed(7)
-            x = tf1.placeholder(tf.float32, [BATCH, STEPS, INPUT_SIZE], name="x")
-            lengths = tf1.placeholder(tf.int32, [BATCH], name="lengths")
+    with tf1_graph(7) as graph:
+        x = tf1.placeholder(tf.float32, [BATCH, STEPS, INPUT_SIZE], name="x")
+        lengths = tf1.placeholder(tf.int32, [BATCH], name="lengths")
 
-            def make_cell():
-                if spec.layers == 1:
-                    return _cell(tf, cells, spec.cell)
-                return cells.MultiRNNCell([_cell(tf, cells, spec.cell) for _ in range(spec.layers)])
+        def make_cell():
+            if spec.layers == 1:
+                return _cell(tf, cells, spec.cell)
+            return cells.MultiRNNCell([_cell(tf, cells, spec.cell) for _ in range(spec.layers)])
 
-            if spec.bidirectional:
-                (forward, backward), state = tf1.nn.bidirectional_dynamic_rnn(
-                    make_cell(), make_cell(), x, sequence_length=lengths, dtype=tf.float32
-                )
-                y = tf.concat([forward, backward], axis=-1)
+        if spec.bidirectional:
+            (forward, backward), state = tf1.nn.bidirectional_dynamic_rnn(
+                make_cell(), make_cell(), x, sequence_length=lengths, dtype=tf.float32
+            )
+            y = tf.concat([forward, backward], axis=-1)
+        else:
+            initial = [tf1.placeholder(tf.float32, [BATCH, UNITS], name=n[:-2])
+                       for n in spec.state_inputs]  # fmt: skip
+            if len(initial) == 2:
+                initial_state = cells.LSTMStateTuple(*initial)
             else:
-                initial = [tf1.placeholder(tf.float32, [BATCH, UNITS], name=n[:-2])
-                           for n in spec.state_inputs]  # fmt: skip
-                if len(initial) == 2:
-                    initial_state = cells.LSTMStateTuple(*initial)
-                else:
-                    initial_state = initial[0] if initial else None
-                y, state = tf1.nn.dynamic_rnn(
-                    make_cell(), x, sequence_length=lengths, initial_state=initial_state,
-                    dtype=tf.float32,
-                )  # fmt: skip
-            graph_def = freeze_outputs(tf, graph, y, state)
-    finally:
-        tf1.enable_control_flow_v2()
+                initial_state = initial[0] if initial else None
+            y, state = tf1.nn.dynamic_rnn(
+                make_cell(), x, sequence_length=lengths, initial_state=initial_state,
+                dtype=tf.float32,
+            )  # fmt: skip
+        graph_def = freeze_outputs(tf, graph, y, state)
     Path(path).write_bytes(graph_def.SerializeToString())
     return path

@@ -58,17 +58,19 @@ def convert_cell_graph(workers: Workers, spec: CellGraph, folder: Path) -> Conve
         "tests.tf1_cells:write_cell_graph", spec, str(folder / "cell.pb"),
         timeout=120, model=f"{spec.cell} graph builder",
     )  # fmt: skip
-    config = config_from_model_path(
-        graph,
-        {
-            "inputs": [{"name": "x:0", "shape": spec.input_shape}],
-            "outputs": ["y:0", "state:0"],
-            "output_dir": folder / "out",
-            "atol": ATOL,
-            "rtol": 0.0,
-        },
-    )
-    return convert_model(config, workers)
+    return convert_model(cell_graph_config(graph, spec, folder), workers)
+
+
+def cell_graph_config(graph: str | Path, spec: CellGraph, folder: Path) -> ModelConfig:
+    """The config of a TF1 cell graph: input ``x:0``, outputs ``y:0`` and ``state:0``."""
+    options = {
+        "inputs": [{"name": "x:0", "shape": spec.input_shape}],
+        "outputs": ["y:0", "state:0"],
+        "output_dir": folder / "out",
+        "atol": ATOL,
+        "rtol": 0.0,
+    }
+    return config_from_model_path(graph, options)
 
 
 def describe_errors(result: ConversionResult) -> str:

@@ -25,10 +25,9 @@ from collections import Counter
 
 import pytest
 
-from pipeline.config import config_from_model_path
 from pipeline.convert import convert_model
 from pipeline.errors import ConversionError
-from tests.end_to_end.helpers import convert_cell_graph, describe_errors
+from tests.end_to_end.helpers import cell_graph_config, convert_cell_graph, describe_errors
 from tests.tf1_cells import CellGraph
 
 CELLS = [
@@ -142,14 +141,7 @@ def test_a_frozen_graph_with_tf2_loops_is_refused_saying_how_to_build_it(
         "tests.tf1_cells:write_cell_graph_with_tf2_loops", spec, str(tmp_path / "cell.pb"),
         timeout=120, model="tf2 loop graph builder",
     )  # fmt: skip
-    config = config_from_model_path(
-        graph,
-        {
-            "inputs": [{"name": "x:0", "shape": spec.input_shape}],
-            "outputs": ["y:0", "state:0"],
-            "output_dir": tmp_path / "out",
-        },
-    )
+    config = cell_graph_config(graph, spec, tmp_path)
 
     with pytest.raises(ConversionError, match="disable_control_flow_v2"):
         convert_model(config, framework_workers)

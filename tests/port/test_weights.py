@@ -7,6 +7,7 @@ into the module that the printed constructor call builds, runs it, and compares.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -115,17 +116,23 @@ CELL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("spec", CELL_CASES, ids=lambda s: f"{s.cell}x{s.layers}-{s.runner}")
-def test_a_tf1_cell_frozen_graph_matches_tf(framework_workers, tmp_path: Path, spec: CellGraph):
-    graph = framework_workers.run_tf(
-        "tests.tf1_cells:write_cell_graph", spec, str(tmp_path / "cell.pb"),
+def cell_graph_run_by_tf(workers, folder: Path, spec: CellGraph) -> tuple[str, Path, Any]:
+    """A frozen TF1 cell graph, a random input for it, and TF's outputs on that input."""
+    graph = workers.run_tf(
+        "tests.tf1_cells:write_cell_graph", spec, str(folder / "cell.pb"),
         timeout=120, model=spec.cell,
     )  # fmt: skip
-    x_npz = random_x(tmp_path, tuple(spec.input_shape))
-    expected = framework_workers.run_tf(
+    x_npz = random_x(folder, tuple(spec.input_shape))
+    expected = workers.run_tf(
         "tests.port_sources:run_frozen_graph", graph, str(x_npz),
-        str(tmp_path / "expected.npz"), timeout=120, model=spec.cell,
+        str(folder / "expected.npz"), timeout=120, model=spec.cell,
     )  # fmt: skip
+    return graph, x_npz, expected
+
+
+@pytest.mark.parametrize("spec", CELL_CASES, ids=lambda s: f"{s.cell}x{s.layers}-{s.runner}")
+def test_a_tf1_cell_frozen_graph_matches_tf(framework_workers, tmp_path: Path, spec: CellGraph):
+    graph, x_npz, expected = cell_graph_run_by_tf(framework_workers, tmp_path, spec)
 
     result = port(framework_workers, Path(graph), tmp_path)
 
@@ -256,15 +263,7 @@ def test_a_bidirectional_stack_of_cells_becomes_one_module_per_direction_and_mat
     framework_workers, tmp_path: Path
 ) -> None:
     spec = CellGraph("lstm", runner="bidirectional", layers=2)
-    graph = framework_workers.run_tf(
-        "tests.tf1_cells:write_cell_graph", spec, str(tmp_path / "cell.pb"),
-        timeout=120, model=spec.cell,
-    )  # fmt: skip
-    x_npz = random_x(tmp_path, tuple(spec.input_shape))
-    expected = framework_workers.run_tf(
-        "tests.port_sources:run_frozen_graph", graph, str(x_npz),
-        str(tmp_path / "expected.npz"), timeout=120, model=spec.cell,
-    )  # fmt: skip
+    graph, x_npz, expected = cell_graph_run_by_tf(framework_workers, tmp_path, spec)
 
     result = port(framework_workers, Path(graph), tmp_path)
 

@@ -12,7 +12,7 @@ import pytest
 from pipeline.config import config_from_model_path
 from pipeline.convert import convert_model
 from pipeline.errors import NoExactConversionError, SourceError
-from tests.keras_models import KerasCase, three_way_agreement
+from tests.keras_models import KerasCase, export_built, three_way_agreement
 
 ATOL = 1e-5
 
@@ -24,12 +24,7 @@ def _build(workers, case: KerasCase, folder) -> dict:
 
 
 def _export(workers, built: dict, folder, outputs: list[str] | None = None) -> dict:
-    return workers.run_tf(
-        "tests.keras_models:export_case",
-        built["path"], built["inputs_npz"], str(folder / "model.onnx"),
-        str(folder / "reference.npz"), True, outputs,
-        timeout=300, model="keras test",
-    )  # fmt: skip
+    return export_built(workers, built, folder, outputs)[0]
 
 
 @pytest.mark.slow

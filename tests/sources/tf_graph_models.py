@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.sources.tf_models import EXPECTED_NPZ, FEATURES, STEPS, UNITS, sample_inputs
+from tests.tf1_cells import tf1_graph
 
 
 def write_rnn_checkpoint(
@@ -75,24 +76,18 @@ def write_unsigned_gru_saved_model(folder: str) -> str:
 
     tf1 = tf.compat.v1
     export = Path(folder) / "builder_export"
-    tf1.disable_control_flow_v2()
-    try:
-        graph = tf.Graph()
-        with graph.as_default():
-            tf1.set_random_seed(5)
-            x = tf1.placeholder(tf.float32, [None, STEPS, FEATURES], name="x")
-            sequence, state = tf1.nn.dynamic_rnn(cells.GRUCell(UNITS), x, dtype=tf.float32)
-            tf.identity(state, name="state")
-            with tf1.Session(graph=graph) as session:
-                session.run(tf1.global_variables_initializer())
-                builder = tf1.saved_model.Builder(str(export))
-                builder.add_meta_graph_and_variables(session, ["train_tag"])
-                builder.save()
-                inputs = sample_inputs()
-                names = [sequence.name, "state:0"]
-                values = dict(zip(names, session.run(names, {x: inputs}), strict=True))
-    finally:
-        tf1.enable_control_flow_v2()
+    with tf1_graph(5) as graph:
+        x = tf1.placeholder(tf.float32, [None, STEPS, FEATURES], name="x")
+        sequence, state = tf1.nn.dynamic_rnn(cells.GRUCell(UNITS), x, dtype=tf.float32)
+        tf.identity(state, name="state")
+        with tf1.Session(graph=graph) as session:
+            session.run(tf1.global_variables_initializer())
+            builder = tf1.saved_model.Builder(str(export))
+            builder.add_meta_graph_and_variables(session, ["train_tag"])
+            builder.save()
+            inputs = sample_inputs()
+            names = [sequence.name, "state:0"]
+            values = dict(zip(names, session.run(names, {x: inputs}), strict=True))
     np.savez(Path(folder) / EXPECTED_NPZ, **{"x:0": inputs}, **values)
     return str(export)
 
@@ -122,19 +117,14 @@ def refusal_of_a_per_example_loss_graph() -> str:
     from pipeline.sources.graph_defaults import default_outputs
 
     tf1 = tf.compat.v1
-    tf1.disable_control_flow_v2()
-    try:
-        graph = tf.Graph()
-        with graph.as_default():
-            x = tf1.placeholder(tf.float32, [None, STEPS, FEATURES], name="x")
-            labels = tf1.placeholder(tf.float32, [None, STEPS, UNITS], name="labels")
-            sequence, _ = tf1.nn.dynamic_rnn(cells.GRUCell(UNITS), x, dtype=tf.float32)
-            kernel = tf1.get_variable("w", [UNITS, UNITS])
-            logits = tf.tensordot(sequence, kernel, 1, name="logits")
-            loss = tf.reduce_mean(tf.square(logits - labels), axis=[1, 2], name="per_example")
-            tf1.train.GradientDescentOptimizer(0.1).minimize(loss)
-    finally:
-        tf1.enable_control_flow_v2()
+    with tf1_graph() as graph:
+        x = tf1.placeholder(tf.float32, [None, STEPS, FEATURES], name="x")
+        labels = tf1.placeholder(tf.float32, [None, STEPS, UNITS], name="labels")
+        sequence, _ = tf1.nn.dynamic_rnn(cells.GRUCell(UNITS), x, dtype=tf.float32)
+        kernel = tf1.get_variable("w", [UNITS, UNITS])
+        logits = tf.tensordot(sequence, kernel, 1, name="logits")
+        loss = tf.reduce_mean(tf.square(logits - labels), axis=[1, 2], name="per_example")
+        tf1.train.GradientDescentOptimizer(0.1).minimize(loss)
     try:
         default_outputs(graph.as_graph_def(), [], "per_example_loss")
     except SourceError as error:

@@ -22,7 +22,7 @@ import numpy as np
 import onnx
 import pytest
 
-from tests.keras_models import three_way_agreement
+from tests.keras_models import export_built, three_way_agreement
 
 ATOL = 1e-5
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "keras2"
@@ -38,13 +38,8 @@ def write_keras2_file(folder: Path) -> dict:
 @pytest.mark.slow
 def test_a_keras2_h5_file_converts_with_keras2_hard_sigmoid(framework_workers, tmp_path):
     written = write_keras2_file(tmp_path)
-    onnx_path, reference = tmp_path / "model.onnx", tmp_path / "reference.npz"
 
-    record = framework_workers.run_tf(
-        "tests.keras_models:export_case",
-        written["path"], written["inputs_npz"], str(onnx_path), str(reference),
-        timeout=300, model="keras 2 test",
-    )  # fmt: skip
+    record, onnx_path, reference = export_built(framework_workers, written, tmp_path)
 
     model = onnx.load(onnx_path)
     assert sorted(n.op_type for n in model.graph.node if n.op_type in ("LSTM", "GRU")) == [

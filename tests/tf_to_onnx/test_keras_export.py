@@ -12,7 +12,7 @@ import onnx
 import pytest
 
 from pipeline.isolation import Workers
-from tests.keras_models import KerasCase, three_way_agreement
+from tests.keras_models import KerasCase, export_built, three_way_agreement
 
 ATOL = 1e-5
 RECURRENT_OPS = {"LSTM": "LSTM", "GRU": "GRU", "SimpleRNN": "RNN"}
@@ -173,12 +173,7 @@ def convert(
     built = workers.run_tf(
         "tests.keras_models:build_case", case, str(folder), timeout=300, model="keras test"
     )
-    onnx_path, reference = folder / "model.onnx", folder / "reference.npz"
-    record = workers.run_tf(
-        "tests.keras_models:export_case",
-        built["path"], built["inputs_npz"], str(onnx_path), str(reference),
-        timeout=300, model="keras test",
-    )  # fmt: skip
+    record, onnx_path, reference = export_built(workers, built, folder)
     return onnx.load(onnx_path), record, reference, built["inputs_npz"]
 
 
@@ -217,13 +212,8 @@ def test_layers_inside_nested_and_sequential_models_are_fused_too(framework_work
     built = framework_workers.run_tf(
         "tests.keras_models:build_nested", str(tmp_path), timeout=300, model="keras test"
     )
-    onnx_path, reference = tmp_path / "model.onnx", tmp_path / "reference.npz"
 
-    record = framework_workers.run_tf(
-        "tests.keras_models:export_case",
-        built["path"], built["inputs_npz"], str(onnx_path), str(reference),
-        timeout=300, model="keras test",
-    )  # fmt: skip
+    record, onnx_path, reference = export_built(framework_workers, built, tmp_path)
 
     model = onnx.load(onnx_path)
     recurrent = [n.op_type for n in model.graph.node if n.op_type in ("LSTM", "GRU", "RNN")]

@@ -93,6 +93,18 @@ class BodyView:
         node = self.body.get_node_by_output(tensor, search_in_parent_graphs=False)
         return node is not None and node.type in op_types
 
+    def is_product_with(self, op_types: tuple[str, ...]) -> Callable[[str], bool]:
+        """For ``pick``: whether a tensor is a ``Mul`` with an operand ``op_types`` produce
+        (the LSTM input term ``sigmoid(i') * tanh(j)``, the GRU ``(1 - u) * c``)."""
+
+        def is_product(tensor: str) -> bool:
+            if not self.produced_by(tensor, MUL):
+                return False
+            node = self.body.get_node_by_output(tensor, search_in_parent_graphs=False)
+            return any(self.produced_by(operand, op_types) for operand in node.input)
+
+        return is_product
+
     def axis(self, tensor: str, rank: int = 2) -> int:
         """The constant axis ``tensor``, normalised to be non-negative."""
         value = int(self.scalar(tensor))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from pipeline.tf_to_onnx.tf1_cells import names
 from pipeline.tf_to_onnx.tf1_cells.body_view import BodyView, NoMatch
 from pipeline.tf_to_onnx.tf1_cells.cell_layer import CellLayer
-from pipeline.tf_to_onnx.tf1_cells.gru_cell import onnx_gru_weights
+from pipeline.tf_to_onnx.tf1_cells.gru_cell import gru_layer, onnx_gru_weights
 
 GRU_BLOCK_CELL = ("GRUBlockCell",)
 H_OUTPUT = 3
@@ -37,15 +37,5 @@ def match_gru_block_cell(view: BodyView, h_new: str) -> CellLayer:
             f"expected w_ru [I+H, 2H], w_c [I+H, H], b_ru [2H], b_c [H] of {cell.name}, "
             f"found {found} and {b_c.shape}"
         )
-    W, R, B = onnx_gru_weights(w_ru, b_ru, w_c, b_c)
-    return CellLayer(
-        cell=names.GRU_BLOCK_CELL,
-        op_type="GRU",
-        x_t=x_t,
-        states_in=(h_prev,),
-        states_out=(h_new,),
-        W=W,
-        R=R,
-        B=B,
-        attributes={"linear_before_reset": 0},
-    )
+    weights = onnx_gru_weights(w_ru, b_ru, w_c, b_c)
+    return gru_layer(names.GRU_BLOCK_CELL, x_t, h_prev, h_new, weights)

@@ -19,8 +19,6 @@ The reset gate scales ``h_prev`` before the candidate's matmul: ONNX ``GRU`` wit
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from pipeline.recurrent.gates import reorder_gates
@@ -33,7 +31,7 @@ _TF_GATES = "rz"  # TF's r, u blocks, in the letters of GATE_ORDERS (TF's u is O
 
 def match_gru_cell(view: BodyView, h_new: str) -> CellLayer:
     """The GRU layer whose new state is ``h_new``; ``NoMatch`` if it is none."""
-    candidate_term, carry_term = view.pick(view.node(h_new, ADD), _has_operand(view, SUB))
+    candidate_term, carry_term = view.pick(view.node(h_new, ADD), view.is_product_with(SUB))
     one_minus_u, c_tensor = view.pick(
         view.node(candidate_term, MUL), lambda name: view.produced_by(name, SUB)
     )
@@ -48,11 +46,18 @@ def match_gru_cell(view: BodyView, h_new: str) -> CellLayer:
     gates = read_dense(view, view.node(split.input[1], SIGMOID).input[0])
     if (gates.x_t, gates.state) != (candidate.x_t, h_prev):
         raise NoMatch(f"expected the gates and candidate of {h_new} to read the same x and h")
-    W, R, B = _onnx_gru_weights(gates, candidate)
+    return gru_layer(names.GRU_CELL, gates.x_t, h_prev, h_new, _onnx_gru_weights(gates, candidate))
+
+
+def gru_layer(
+    cell: str, x_t: str, h_prev: str, h_new: str, weights: tuple[np.ndarray, ...]
+) -> CellLayer:
+    """A TF1 GRU cell as an ONNX ``GRU``: TF resets ``h`` before the recurrent matmul."""
+    W, R, B = weights
     return CellLayer(
-        cell=names.GRU_CELL,
+        cell=cell,
         op_type="GRU",
-        x_t=gates.x_t,
+        x_t=x_t,
         states_in=(h_prev,),
         states_out=(h_new,),
         W=W,
@@ -60,18 +65,6 @@ def match_gru_cell(view: BodyView, h_new: str) -> CellLayer:
         B=B,
         attributes={"linear_before_reset": 0},
     )
-
-
-def _has_operand(view: BodyView, operand_types: tuple[str, ...]) -> Callable[[str], bool]:
-    """A Mul with an operand produced by ``operand_types`` (``(1 - u) * c``, not ``u * h``)."""
-
-    def has_operand(tensor: str) -> bool:
-        if not view.produced_by(tensor, MUL):
-            return False
-        node = view.body.get_node_by_output(tensor, search_in_parent_graphs=False)
-        return any(view.produced_by(name, operand_types) for name in node.input)
-
-    return has_operand
 
 
 def _onnx_gru_weights(gates: Dense, candidate: Dense) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

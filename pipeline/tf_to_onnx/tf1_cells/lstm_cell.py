@@ -34,7 +34,7 @@ def match_lstm_cell(view: BodyView, h_new: str) -> CellLayer:
     c_new = view.node(c_activation, TANH).input[0]
     o_gate, w_o_diag = _peephole(view, view.node(output_gate, SIGMOID).input[0], c_new)
 
-    input_term, forget_term = view.pick(view.node(c_new, ADD), _is_input_term(view))
+    input_term, forget_term = view.pick(view.node(c_new, ADD), view.is_product_with(TANH))
     input_gate, candidate = view.pick(view.node(input_term, MUL), _is(view, SIGMOID))
     forget_gate, c_prev = view.pick(view.node(forget_term, MUL), _is(view, SIGMOID))
     i_gate, w_i_diag = _peephole(view, view.node(input_gate, SIGMOID).input[0], c_prev)
@@ -70,18 +70,6 @@ def match_lstm_cell(view: BodyView, h_new: str) -> CellLayer:
 
 def _is(view: BodyView, op_types: tuple[str, ...]) -> Callable[[str], bool]:
     return lambda tensor: view.produced_by(tensor, op_types)
-
-
-def _is_input_term(view: BodyView) -> Callable[[str], bool]:
-    """``sigmoid(i') * tanh(j)``, told apart from the forget term ``sigmoid(f') * c_prev``."""
-
-    def is_input_term(tensor: str) -> bool:
-        if not view.produced_by(tensor, MUL):
-            return False
-        node = view.body.get_node_by_output(tensor, search_in_parent_graphs=False)
-        return any(view.produced_by(operand, TANH) for operand in node.input)
-
-    return is_input_term
 
 
 def _peephole(view: BodyView, pre_activation: str, state: str) -> tuple[str, np.ndarray | None]:
