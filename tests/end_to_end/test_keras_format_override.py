@@ -16,9 +16,7 @@ from tests.sources.conversion import build, convert_as_saved, refusal, single_ou
 def test_a_keras_file_under_another_suffix_converts_with_the_format_override(
     framework_workers: Workers, tmp_path: Path, suffix: str
 ) -> None:
-    saved = build(
-        framework_workers, "tests.sources.tf_models:write_keras_model", str(tmp_path), suffix
-    )
+    saved = build(framework_workers, "write_keras_model", str(tmp_path), suffix)
     source = shutil.copyfile(saved, tmp_path / "lstm.model")
 
     keys = single_output_as("y")
